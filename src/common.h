@@ -1,0 +1,19 @@
+/* Shared macros for every heapprof translation unit. */
+#ifndef HEAPPROF_COMMON_H
+#define HEAPPROF_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HP_NOINLINE __attribute__((noinline))
+#define HP_CACHELINE 64
+
+/* Thread-locals of a preloaded library must be initial-exec: the general-dynamic
+ * model may call __tls_get_addr, which can allocate and recurse into malloc. */
+#define HP_TLS __thread __attribute__((tls_model("initial-exec")))
+
+#define HP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

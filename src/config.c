@@ -1,0 +1,466 @@
+/* Parsing and validation of every HEAPPROF_* variable.
+ *
+ * hp_config_load may run inside the very first malloc call of the host (the
+ * shim configures itself lazily), so everything here is written to be safe
+ * there: no heap allocation, no stdio, no locale.  Numbers are parsed by hand
+ * rather than with strtoull/strtod because those accept leading whitespace,
+ * a sign ("-5" wraps to a huge value in strtoull), exponents and hex floats,
+ * and strtod reads the decimal point from LC_NUMERIC.  Warning lines are
+ * assembled in a stack buffer by the small appenders below. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The largest accepted HEAPPROF_RATE.  Beyond 1 GiB a process would see
+ * almost no samples, and keeping the mean gap small keeps -log(u) * rate far
+ * from the int64 range of the per-thread countdown (max ~37 * 2^30). */
+#define HP_MAX_RATE (1ull << 30)
+/* HEAPPROF_INTERVAL: 0 means "only at exit / on demand"; otherwise at least
+ * 10 ms (a dump symbolizes and gzips a whole profile, so faster makes no sense)
+ * and at most one week. */
+#define HP_MIN_INTERVAL_NS 10000000ull
+#define HP_MAX_INTERVAL_NS (7ull * 24 * 3600 * 1000000000ull)
+#define HP_MIN_FLUSH_MS 1u
+#define HP_MAX_FLUSH_MS 60000u
+
+#define NS_PER_SEC UINT64_C(1000000000)
+
+/* Why a text was refused; selects the wording of the warning. */
+enum parse_status { PARSE_OK = 0, PARSE_SYNTAX, PARSE_RANGE };
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Decimal digits only: no sign, no whitespace, no prefix.  Overflow of
+ * uint64 is a range error, not a syntax error, so "99999999999999999999999"
+ * is reported as out of range. */
+static enum parse_status parse_decimal(const char *s, const char **end, uint64_t *out)
+{
+    uint64_t v = 0;
+    int overflow = 0;
+    const char *p = s;
+    if (!is_digit(*p))
+        return PARSE_SYNTAX;
+    for (; is_digit(*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            overflow = 1; /* keep scanning so trailing junk is still a syntax error */
+        else
+            v = v * 10 + d;
+    }
+    *end = p;
+    *out = v;
+    return overflow ? PARSE_RANGE : PARSE_OK;
+}
+
+static enum parse_status parse_u64_st(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *end;
+    uint64_t v;
+    enum parse_status st;
+    if (text == NULL)
+        return PARSE_SYNTAX;
+    st = parse_decimal(text, &end, &v);
+    if (st == PARSE_SYNTAX || *end != '\0')
+        return PARSE_SYNTAX;
+    if (st == PARSE_RANGE || v < min || v > max)
+        return PARSE_RANGE;
+    *out = v;
+    return PARSE_OK;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A seed is any u64, written in decimal or as 0x-prefixed hex (seeds are
+ * often copied from logs or hashes in hex). */
+static enum parse_status parse_seed_st(const char *text, uint64_t *out)
+{
+    if (text != NULL && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        const char *p = text + 2;
+        uint64_t v = 0;
+        int overflow = 0;
+        if (hex_value(*p) < 0)
+            return PARSE_SYNTAX;
+        for (; *p != '\0'; p++) {
+            int d = hex_value(*p);
+            if (d < 0)
+                return PARSE_SYNTAX;
+            if (v >> 60)
+                overflow = 1;
+            v = (v << 4) | (uint64_t)d;
+        }
+        if (overflow)
+            return PARSE_RANGE;
+        *out = v;
+        return PARSE_OK;
+    }
+    return parse_u64_st(text, 0, UINT64_MAX, out);
+}
+
+/* A byte count: decimal digits, optionally followed by K, M or G (either
+ * case; binary multiples) and then optionally "B" or "iB": 512K, 512KiB and
+ * 512KB all mean 524288.  "KB" is read as KiB on purpose: someone writing
+ * 64KB for a sampling period means 64K, and 2.4% does not matter here. */
+static enum parse_status parse_bytes_st(const char *text, uint64_t max, uint64_t *out)
+{
+    const char *p;
+    uint64_t v, mult = 1;
+    enum parse_status st;
+    if (text == NULL)
+        return PARSE_SYNTAX;
+    st = parse_decimal(text, &p, &v);
+    if (st == PARSE_SYNTAX)
+        return PARSE_SYNTAX;
+    switch (*p) {
+    case '\0': break;
+    case 'k': case 'K': mult = 1ull << 10; p++; break;
+    case 'm': case 'M': mult = 1ull << 20; p++; break;
+    case 'g': case 'G': mult = 1ull << 30; p++; break;
+    default: return PARSE_SYNTAX;
+    }
+    if (mult != 1) {
+        if (p[0] == 'i' && p[1] == 'B')
+            p += 2;
+        else if (p[0] == 'B')
+            p += 1;
+    }
+    if (*p != '\0')
+        return PARSE_SYNTAX;
+    if (st == PARSE_RANGE || v > UINT64_MAX / mult || v * mult > max)
+        return PARSE_RANGE;
+    *out = v * mult;
+    return PARSE_OK;
+}
+
+/* Seconds with an optional decimal fraction ("2", "0.5", ".5", "1.25"),
+ * always with '.' whatever LC_NUMERIC says.  No sign, exponent or unit.
+ * Digits beyond nanoseconds round *up*, so a nonzero text never becomes 0
+ * (which would silently mean "periodic dumps off"). */
+static enum parse_status parse_seconds_st(const char *text, uint64_t max_ns, uint64_t *out_ns)
+{
+    const char *p = text;
+    uint64_t secs = 0, frac = 0, scale = NS_PER_SEC;
+    int digits = 0, overflow = 0, round_up = 0;
+    if (text == NULL)
+        return PARSE_SYNTAX;
+    for (; is_digit(*p); p++, digits++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (secs > (UINT64_MAX / NS_PER_SEC - d) / 10)
+            overflow = 1;
+        else
+            secs = secs * 10 + d;
+    }
+    if (*p == '.') {
+        p++;
+        for (; is_digit(*p); p++, digits++) {
+            unsigned d = (unsigned)(*p - '0');
+            if (scale > 1) {
+                scale /= 10;
+                frac += d * scale;
+            } else if (d != 0) {
+                round_up = 1;
+            }
+        }
+    }
+    if (digits == 0 || *p != '\0')
+        return PARSE_SYNTAX;
+    if (overflow)
+        return PARSE_RANGE;
+    /* secs <= UINT64_MAX / 1e9 by the check above, so this cannot wrap. */
+    uint64_t ns = secs * NS_PER_SEC + frac + (uint64_t)round_up;
+    if (ns < secs * NS_PER_SEC || ns > max_ns)
+        return PARSE_RANGE;
+    *out_ns = ns;
+    return PARSE_OK;
+}
+
+int hp_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+    return parse_u64_st(text, min, max, out) == PARSE_OK ? 0 : -1;
+}
+
+int hp_parse_bytes(const char *text, uint64_t max, uint64_t *out)
+{
+    return parse_bytes_st(text, max, out) == PARSE_OK ? 0 : -1;
+}
+
+int hp_parse_seconds_ns(const char *text, uint64_t max_ns, uint64_t *out_ns)
+{
+    return parse_seconds_st(text, max_ns, out_ns) == PARSE_OK ? 0 : -1;
+}
+
+/* ---- warning lines, built without malloc or stdio ---- */
+
+#define LINE_MAX_BYTES 256
+/* At most about this many characters of the offending value are echoed, so a runaway
+ * value (a 100 KiB string, binary garbage) still gives one short line. */
+#define VALUE_ECHO_MAX 48
+
+typedef struct line_buf {
+    char buf[LINE_MAX_BYTES];
+    size_t len; /* always < sizeof buf; buf[len] == '\0' */
+} line_buf;
+
+static void lb_putc(line_buf *lb, char c)
+{
+    if (lb->len + 1 < sizeof lb->buf) {
+        lb->buf[lb->len++] = c;
+        lb->buf[lb->len] = '\0';
+    }
+}
+
+static void lb_puts(line_buf *lb, const char *s)
+{
+    while (*s != '\0')
+        lb_putc(lb, *s++);
+}
+
+static void lb_putu64(line_buf *lb, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        lb_putc(lb, tmp[--n]);
+}
+
+/* The value between quotes: printable ASCII as is, '"' and '\' escaped,
+ * everything else (newlines, escape sequences, UTF-8 bytes) as \xNN so the
+ * warning cannot break the line or drive the terminal; long values are cut
+ * and marked with "...". */
+static void lb_put_value(line_buf *lb, const char *v)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, start;
+    lb_putc(lb, '"');
+    start = lb->len;
+    for (i = 0; v[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)v[i];
+        /* Counted in echoed characters, so 48 bytes of control characters
+         * (4 characters each) do not make a 200-character line. */
+        if (lb->len - start >= VALUE_ECHO_MAX) {
+            lb_puts(lb, "...");
+            break;
+        }
+        if (c == '"' || c == '\\') {
+            lb_putc(lb, '\\');
+            lb_putc(lb, (char)c);
+        } else if (c >= 0x20 && c < 0x7f) {
+            lb_putc(lb, (char)c);
+        } else {
+            lb_putc(lb, '\\');
+            lb_putc(lb, 'x');
+            lb_putc(lb, hex[c >> 4]);
+            lb_putc(lb, hex[c & 15]);
+        }
+    }
+    lb_putc(lb, '"');
+}
+
+/* "heapprof: NAME="value" <problem>; using <fallback>" */
+static void warn_bad(hp_warn_fn warn, const char *name, const char *value,
+                     const char *problem, const char *fallback)
+{
+    line_buf lb = {.len = 0};
+    lb.buf[0] = '\0';
+    if (warn == NULL)
+        return;
+    lb_puts(&lb, "heapprof: ");
+    lb_puts(&lb, name);
+    lb_putc(&lb, '=');
+    lb_put_value(&lb, value);
+    lb_putc(&lb, ' ');
+    lb_puts(&lb, problem);
+    lb_puts(&lb, "; using ");
+    lb_puts(&lb, fallback);
+    warn(lb.buf);
+}
+
+/* Formats a u64 into a small caller buffer (for the "using N" part). */
+static const char *u64_text(char *buf, size_t size, uint64_t v)
+{
+    line_buf lb = {.len = 0};
+    lb.buf[0] = '\0';
+    lb_putu64(&lb, v);
+    if (lb.len + 1 > size)
+        return "?";
+    memcpy(buf, lb.buf, lb.len + 1);
+    return buf;
+}
+
+/* ---- the variables ---- */
+
+static void load_rate(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_RATE");
+    char dflt[24];
+    uint64_t r;
+    enum parse_status st;
+    cfg->rate = HP_DEFAULT_RATE;
+    if (v == NULL)
+        return;
+    st = parse_bytes_st(v, HP_MAX_RATE, &r);
+    if (st == PARSE_OK)
+        cfg->rate = r;
+    else
+        warn_bad(warn, "HEAPPROF_RATE", v,
+                 st == PARSE_SYNTAX ? "is not a byte count"
+                                    : "is out of range (0 to 1G bytes)",
+                 u64_text(dflt, sizeof dflt, HP_DEFAULT_RATE));
+}
+
+static void load_seed(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_SEED");
+    uint64_t s;
+    enum parse_status st;
+    cfg->seed = 0;
+    cfg->seed_set = 0;
+    if (v == NULL)
+        return;
+    st = parse_seed_st(v, &s);
+    if (st == PARSE_OK) {
+        cfg->seed = s;
+        cfg->seed_set = 1;
+    } else {
+        warn_bad(warn, "HEAPPROF_SEED", v,
+                 st == PARSE_SYNTAX ? "is not an unsigned integer"
+                                    : "is out of range (0 to 2^64-1)",
+                 "a random seed");
+    }
+}
+
+static void load_depth(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_DEPTH");
+    char dflt[24];
+    uint64_t d;
+    enum parse_status st;
+    cfg->depth = HP_DEFAULT_DEPTH;
+    if (v == NULL)
+        return;
+    st = parse_u64_st(v, 1, HP_MAX_DEPTH, &d);
+    if (st == PARSE_OK)
+        cfg->depth = (unsigned)d;
+    else
+        warn_bad(warn, "HEAPPROF_DEPTH", v,
+                 st == PARSE_SYNTAX ? "is not a whole number"
+                                    : "is out of range (1 to 256)",
+                 u64_text(dflt, sizeof dflt, HP_DEFAULT_DEPTH));
+}
+
+static void load_interval(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_INTERVAL");
+    char dflt[24];
+    uint64_t ns;
+    enum parse_status st;
+    cfg->interval_ns = HP_DEFAULT_INTERVAL_NS;
+    if (v == NULL)
+        return;
+    st = parse_seconds_st(v, HP_MAX_INTERVAL_NS, &ns);
+    if (st == PARSE_OK && ns != 0 && ns < HP_MIN_INTERVAL_NS)
+        st = PARSE_RANGE;
+    if (st == PARSE_OK)
+        cfg->interval_ns = ns;
+    else
+        warn_bad(warn, "HEAPPROF_INTERVAL", v,
+                 st == PARSE_SYNTAX ? "is not a number of seconds"
+                                    : "is out of range (0, or 0.01 to 604800 seconds)",
+                 u64_text(dflt, sizeof dflt, HP_DEFAULT_INTERVAL_NS / NS_PER_SEC));
+}
+
+static void load_flush(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_FLUSH_MS");
+    char dflt[24];
+    uint64_t ms;
+    enum parse_status st;
+    cfg->flush_ns = HP_DEFAULT_FLUSH_NS;
+    if (v == NULL)
+        return;
+    st = parse_u64_st(v, HP_MIN_FLUSH_MS, HP_MAX_FLUSH_MS, &ms);
+    if (st == PARSE_OK)
+        cfg->flush_ns = ms * 1000000ull;
+    else
+        warn_bad(warn, "HEAPPROF_FLUSH_MS", v,
+                 st == PARSE_SYNTAX ? "is not a whole number of milliseconds"
+                                    : "is out of range (1 to 60000)",
+                 u64_text(dflt, sizeof dflt, HP_DEFAULT_FLUSH_NS / 1000000ull));
+}
+
+static void load_out(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_OUT");
+    size_t n;
+    memcpy(cfg->out_prefix, HP_DEFAULT_OUT, sizeof HP_DEFAULT_OUT);
+    if (v == NULL)
+        return;
+    /* The prefix must fit out_prefix with its terminator; strnlen so a huge
+     * value is not scanned to its end. */
+    n = strnlen(v, HP_OUT_PREFIX_MAX);
+    if (n == 0)
+        warn_bad(warn, "HEAPPROF_OUT", v, "is empty", "\"" HP_DEFAULT_OUT "\"");
+    else if (n >= HP_OUT_PREFIX_MAX)
+        warn_bad(warn, "HEAPPROF_OUT", v, "is longer than 1023 bytes",
+                 "\"" HP_DEFAULT_OUT "\"");
+    else
+        memcpy(cfg->out_prefix, v, n + 1);
+}
+
+void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    /* Zero first so padding and unused prefix bytes are deterministic. */
+    memset(cfg, 0, sizeof *cfg);
+    if (get == NULL) {
+        cfg->rate = HP_DEFAULT_RATE;
+        cfg->depth = HP_DEFAULT_DEPTH;
+        cfg->interval_ns = HP_DEFAULT_INTERVAL_NS;
+        cfg->flush_ns = HP_DEFAULT_FLUSH_NS;
+        memcpy(cfg->out_prefix, HP_DEFAULT_OUT, sizeof HP_DEFAULT_OUT);
+        return;
+    }
+    load_rate(cfg, get, warn);
+    load_seed(cfg, get, warn);
+    load_depth(cfg, get, warn);
+    load_interval(cfg, get, warn);
+    load_flush(cfg, get, warn);
+    load_out(cfg, get, warn);
+}
+
+void hp_config_warn_stderr(const char *line)
+{
+    /* One write() of line + '\n' so lines from several processes (fork,
+     * exec'd children inheriting the environment) do not interleave.  Runs
+     * inside malloc: errno must come back unchanged. */
+    char buf[LINE_MAX_BYTES + 2];
+    int saved = errno;
+    size_t n = strnlen(line, LINE_MAX_BYTES);
+    const char *p = buf;
+    memcpy(buf, line, n);
+    buf[n++] = '\n';
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* stderr closed or full: nothing sensible to do */
+        p += w;
+        n -= (size_t)w;
+    }
+    errno = saved;
+}

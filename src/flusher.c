@@ -1,0 +1,291 @@
+#include "flusher.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addrset.h"
+#include "dump.h"
+#include "internal_alloc.h"
+#include "maps.h"
+#include "pprof.h"
+#include "profile.h"
+#include "recorder.h"
+
+/* Everything the flusher aggregates, behind one mutex: the flusher holds it
+ * while it drains and dumps, an on-demand dump and fork's prepare handler
+ * take it too (so a forked child inherits a consistent copy). */
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static hp_profile *profile;
+static hp_maps *maps;
+static unsigned dump_seq;       /* last sequence number written, per process */
+static char out_prefix[HP_OUT_PREFIX_MAX + PATH_MAX];
+static unsigned reported_errors[8]; /* errno values already reported once */
+
+static pthread_t flusher_thread;
+static int flusher_running;
+/* Futex word: bumped by every wake-up so a wake between the flusher's check
+ * and its wait is never lost. Relaxed increments: the futex syscall itself
+ * orders the wake against the wait. */
+static _Atomic uint32_t wake_word;
+static _Atomic int dump_requested; /* relaxed: a flag re-read after every wake */
+static _Atomic int stop_requested;  /* relaxed: same */
+static _Atomic int exit_done;       /* once-only final dump, whichever exit path runs */
+
+static void warn_line(const char *line) { hp_config_warn_stderr(line); }
+
+static uint64_t now_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void hp_flusher_wake(void) {
+    atomic_fetch_add_explicit(&wake_word, 1, memory_order_relaxed);
+    syscall(SYS_futex, &wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void hp_flusher_request_dump(void) {
+    atomic_store_explicit(&dump_requested, 1, memory_order_relaxed);
+    hp_flusher_wake();
+}
+
+static void wait_for_wake(uint32_t seen, uint64_t timeout_ns) {
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+    syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+/* ---- building and writing one profile (state_lock held) ---- */
+
+static void drain_all(void) {
+    hp_spill_drain(hp_profile_apply_cb, profile);
+    hp_rings_drain(hp_profile_apply_cb, profile);
+    /* Spilled frees may have been pushed while the rings were drained. */
+    hp_spill_drain(hp_profile_apply_cb, profile);
+}
+
+/* One failure kind (errno) is reported once; a later success says so. */
+static void report_write_result(const char *path, int err) {
+    if (err == 0) {
+        if (reported_errors[0]) {
+            char line[sizeof out_prefix + 128];
+            snprintf(line, sizeof line, "heapprof: writing profiles works again (%s)", path);
+            warn_line(line);
+            memset(reported_errors, 0, sizeof reported_errors);
+        }
+        return;
+    }
+    size_t i = 0;
+    for (; i < HP_ARRAY_LEN(reported_errors) && reported_errors[i]; i++)
+        if (reported_errors[i] == (unsigned)err)
+            return;
+    if (i < HP_ARRAY_LEN(reported_errors))
+        reported_errors[i] = (unsigned)err;
+    char msg[128], line[sizeof out_prefix + 384];
+    const char *reason = strerror_r(err, msg, sizeof msg);
+    snprintf(line, sizeof line, "heapprof: cannot write profile %s: %s (the program continues; this error is reported once)",
+             path, reason);
+    warn_line(line);
+}
+
+static int write_profile(const char *path, const char *what) {
+    hp_pprof_sample *samples = NULL;
+    size_t n_samples = 0;
+    int err = hp_profile_samples(profile, &samples, &n_samples);
+    if (err)
+        return err;
+    hp_maps_refresh(maps);
+
+    hp_profile_stats ps;
+    hp_profile_stats_get(profile, &ps);
+    hp_ring_stats rs;
+    hp_ring_stats_get(&rs);
+    hp_recorder_stats recs;
+    hp_recorder_stats_get(&recs);
+    char c_what[96], c_counts[256], c_loss[256], c_mem[160];
+    snprintf(c_what, sizeof c_what, "heapprof %s", what);
+    snprintf(c_counts, sizeof c_counts,
+             "heapprof samples=%llu frees=%llu live_samples=%llu stacks=%llu truncated_stacks=%llu depth=%u",
+             (unsigned long long)ps.samples, (unsigned long long)ps.frees, (unsigned long long)ps.live_samples,
+             (unsigned long long)ps.stacks, (unsigned long long)ps.truncated, hp_cfg.depth);
+    snprintf(c_loss, sizeof c_loss,
+             "heapprof ring_overflow_segments=%llu spilled_frees=%llu unrecorded_samples=%llu lost_events=%llu pending_frees=%llu",
+             (unsigned long long)rs.overflow_segments, (unsigned long long)recs.spilled,
+             (unsigned long long)recs.unrecorded, (unsigned long long)rs.lost, (unsigned long long)ps.pending_frees);
+    snprintf(c_mem, sizeof c_mem, "heapprof own_memory_bytes=%zu rings=%llu", hp_own_bytes(),
+             (unsigned long long)rs.rings);
+    const char *comments[] = {c_what, c_counts, c_loss, c_mem};
+
+    hp_pprof_profile prof = {
+        .samples = samples,
+        .n_samples = n_samples,
+        .period = (int64_t)hp_current_rate(),
+        .time_nanos = (int64_t)now_ns(CLOCK_REALTIME),
+        .comments = comments,
+        .n_comments = HP_ARRAY_LEN(comments),
+    };
+    uint8_t *raw = NULL, *gz = NULL;
+    size_t raw_len = 0, gz_len = 0;
+    err = hp_pprof_encode(&prof, maps, &raw, &raw_len);
+    hp_free(samples);
+    if (!err)
+        err = hp_gzip(raw, raw_len, &gz, &gz_len);
+    hp_free(raw);
+    if (!err)
+        err = hp_write_atomic(path, gz, gz_len);
+    hp_free(gz);
+    return err;
+}
+
+static void dump_next(const char *what) {
+    char path[sizeof out_prefix + 64];
+    snprintf(path, sizeof path, "%s.%d.%04u.pb.gz", out_prefix, (int)getpid(), dump_seq + 1);
+    int err = write_profile(path, what);
+    report_write_result(path, err);
+    if (!err)
+        dump_seq++;
+}
+
+/* ---- the thread ---- */
+
+static void *flusher_main(void *arg) {
+    (void)arg;
+    hp_thread_mark_internal();
+    uint64_t interval = hp_cfg.interval_ns;
+    uint64_t next_dump = interval ? now_ns(CLOCK_MONOTONIC) + interval : UINT64_MAX;
+    for (;;) {
+        uint32_t seen = atomic_load_explicit(&wake_word, memory_order_relaxed);
+        int stop = atomic_load_explicit(&stop_requested, memory_order_relaxed);
+        int requested = atomic_exchange_explicit(&dump_requested, 0, memory_order_relaxed);
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+        pthread_mutex_lock(&state_lock);
+        drain_all();
+        if (stop) {
+            dump_next("final dump at exit");
+            pthread_mutex_unlock(&state_lock);
+            return NULL;
+        }
+        if (requested) {
+            dump_next("dump on request");
+        } else if (now >= next_dump) {
+            dump_next("periodic dump");
+            /* Stay on the schedule; skip missed slots rather than bursting. */
+            while (next_dump <= now)
+                next_dump += interval;
+        }
+        pthread_mutex_unlock(&state_lock);
+
+        now = now_ns(CLOCK_MONOTONIC);
+        uint64_t wait = hp_cfg.flush_ns;
+        if (next_dump != UINT64_MAX && next_dump > now && next_dump - now < wait)
+            wait = next_dump - now;
+        if (next_dump != UINT64_MAX && next_dump <= now)
+            wait = 0;
+        if (wait)
+            wait_for_wake(seen, wait);
+    }
+}
+
+static int spawn_flusher(void) {
+    /* The thread starts with every signal blocked so the program's signals
+     * keep going to the program's own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int err = pthread_create(&flusher_thread, &attr, flusher_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    flusher_running = err == 0;
+    return err;
+}
+
+static void at_exit(void) {
+    if (atomic_exchange_explicit(&exit_done, 1, memory_order_relaxed))
+        return;
+    if (!flusher_running)
+        return;
+    atomic_store_explicit(&stop_requested, 1, memory_order_relaxed);
+    hp_flusher_wake();
+    /* Never hang the exiting program on the profiler: give the final dump a
+     * bounded time. */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    if (pthread_timedjoin_np(flusher_thread, NULL, &deadline) != 0)
+        warn_line("heapprof: the final dump did not finish within 10 s; exiting without it");
+    flusher_running = 0;
+}
+
+static void fork_prepare(void) { pthread_mutex_lock(&state_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&state_lock); }
+
+static void fork_child(void) {
+    pthread_mutex_unlock(&state_lock);
+    /* A new process: its own numbering, its own thread (the parent's flusher
+     * does not exist here). */
+    dump_seq = 0;
+    int was_running = flusher_running;
+    flusher_running = 0;
+    atomic_store_explicit(&stop_requested, 0, memory_order_relaxed);
+    atomic_store_explicit(&exit_done, 0, memory_order_relaxed);
+    if (was_running)
+        spawn_flusher();
+}
+
+static void resolve_prefix(void) {
+    const char *prefix = hp_cfg.out_prefix;
+    /* Absolute, so a program that changes directory keeps writing in one place. */
+    if (prefix[0] != '/') {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd)) {
+            snprintf(out_prefix, sizeof out_prefix, "%s/%s", cwd, prefix);
+            return;
+        }
+    }
+    snprintf(out_prefix, sizeof out_prefix, "%s", prefix);
+}
+
+int hp_flusher_start(void) {
+    if (flusher_running)
+        return 0;
+    resolve_prefix();
+    profile = hp_profile_new();
+    maps = hp_maps_new();
+    if (!profile || !maps) {
+        warn_line("heapprof: out of memory at start-up; profiling is off");
+        return ENOMEM;
+    }
+    int err = spawn_flusher();
+    if (err) {
+        char line[128];
+        snprintf(line, sizeof line, "heapprof: cannot start the flusher thread (error %d); no profiles will be written", err);
+        warn_line(line);
+        return err;
+    }
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atexit(at_exit);
+    return 0;
+}
+
+int hp_flusher_dump_to(const char *path) {
+    if (!profile || !maps)
+        return ENOMEM;
+    pthread_mutex_lock(&state_lock);
+    drain_all();
+    int err = write_profile(path, "dump on request");
+    pthread_mutex_unlock(&state_lock);
+    return err;
+}

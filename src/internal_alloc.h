@@ -1,0 +1,25 @@
+/* The profiler's own heap memory.
+ *
+ * It comes straight from glibc (__libc_malloc & co.), never through our own
+ * interposed malloc, so it can neither be sampled nor recurse, and it works the
+ * same when another allocator (jemalloc in redis-server) sits behind RTLD_NEXT.
+ * Every byte is counted so the profile can report the profiler's footprint. */
+#ifndef HEAPPROF_INTERNAL_ALLOC_H
+#define HEAPPROF_INTERNAL_ALLOC_H
+
+#include <stddef.h>
+
+void *hp_malloc(size_t n);
+void *hp_calloc(size_t count, size_t n);
+void *hp_realloc(void *p, size_t n);
+void hp_free(void *p);
+char *hp_strdup(const char *s);
+
+/* Anonymous pages for big tables (addrset, ring segments), counted too. */
+void *hp_pages_alloc(size_t bytes);
+void hp_pages_free(void *p, size_t bytes);
+
+/* Bytes the profiler currently holds (heap + pages). */
+size_t hp_own_bytes(void);
+
+#endif

@@ -1,0 +1,57 @@
+/* The recording side of the allocation path: per-thread sampling state and
+ * the slow paths that capture a stack and queue an event for the flusher.
+ *
+ * The interposed functions (shim.c) keep only the countdown check inline;
+ * everything here runs for a sampled allocation or the free of one. */
+#ifndef HEAPPROF_RECORDER_H
+#define HEAPPROF_RECORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "config.h"
+#include "ring.h"
+
+/* Bytes this thread may still allocate before the next sample. 0 (a new
+ * thread) sends the first allocation to the slow path, which sets it up. */
+extern HP_TLS uint64_t hp_tls_bytes_left;
+
+/* Settings read once at start-up. */
+extern hp_config hp_cfg;
+
+/* Idempotent, lock-free, allocation-free set-up of the global state; safe
+ * inside the very first malloc. Returns 1 when ready, 0 while another call
+ * is still setting up (the caller then just doesn't sample). */
+int hp_runtime_ensure(void);
+
+/* Current sampling rate in bytes (0 = off). */
+uint64_t hp_current_rate(void);
+
+/* Slow path of every allocating entry point once hp_tls_bytes_left is used
+ * up: decides, samples and records `p` (non-NULL) of `size` bytes. */
+void hp_record_alloc(void *p, size_t size);
+
+/* A sampled block (its id from the address set) is being released. */
+void hp_record_free(uintptr_t addr, uint64_t id);
+
+/* Brackets heapprof work done on a program thread (start-up, the API):
+ * allocations inside are neither sampled nor recursed into. */
+int hp_guard_enter(void);
+void hp_guard_leave(int previous);
+
+/* The calling thread belongs to heapprof: it never samples. */
+void hp_thread_mark_internal(void);
+
+/* Consumer side of FREE events that could not go to a ring (a signal handler
+ * interrupted the thread's own push, or the thread already exited). Flusher only. */
+size_t hp_spill_drain(hp_event_fn fn, void *ctx);
+
+typedef struct hp_recorder_stats {
+    uint64_t spilled;  /* FREE events that took the spill path */
+    uint64_t unrecorded; /* samples skipped for lack of memory */
+} hp_recorder_stats;
+void hp_recorder_stats_get(hp_recorder_stats *out);
+
+
+#endif

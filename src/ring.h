@@ -1,0 +1,81 @@
+/* Per-thread event queues: single producer (the app thread), single consumer
+ * (the flusher). Lock-free on both sides.
+ *
+ * A ring is a chain of fixed-size segments. In steady state two segments
+ * alternate (the consumer hands a drained one back as the producer's spare),
+ * so it behaves as a ring; when the flusher falls behind, the producer chains
+ * a fresh segment instead of dropping or waiting: a lost FREE would be a
+ * phantom leak, and waiting could deadlock against a flusher blocked on a lock
+ * the app thread holds. Those extra segments are counted as overflows. */
+#ifndef HEAPPROF_RING_H
+#define HEAPPROF_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum hp_event_kind { HP_EV_ALLOC = 1, HP_EV_FREE = 2 };
+
+#define HP_EV_TRUNCATED 1u /* flag: the stack was cut at the depth limit */
+
+/* One record. ALLOC carries the stack (return addresses, innermost first). */
+typedef struct hp_event {
+    uint16_t kind;
+    uint16_t flags;
+    uint32_t depth;  /* number of frames[] (0 for FREE) */
+    uint64_t id;     /* sample id: pairs a FREE with its ALLOC, whatever the order */
+    uint64_t addr;
+    uint64_t size;   /* requested bytes (ALLOC) */
+    uint64_t rate;   /* sampling rate in force when sampled (ALLOC): the weight depends on it */
+    uintptr_t frames[];
+} hp_event;
+
+static inline size_t hp_event_bytes(uint32_t depth) {
+    return sizeof(hp_event) + (size_t)depth * sizeof(uintptr_t);
+}
+
+typedef struct hp_ring hp_ring;
+
+/* ---- producer side (the owning thread) ---- */
+
+/* A ring for the calling thread: reuses one released by an exited thread or
+ * makes a new one, registered in the global list without locks. NULL only when
+ * memory is exhausted. */
+hp_ring *hp_ring_acquire(void);
+
+/* The owning thread is gone: the consumer drains what is left, then the ring
+ * may be handed to a new thread. */
+void hp_ring_release(hp_ring *r);
+
+/* Space for one record of up to max_bytes (<= HP_RING_MAX_RECORD). The record
+ * becomes visible to the consumer at commit, with its final size. Returns NULL
+ * only when no memory can be had (counted as lost). */
+#define HP_RING_MAX_RECORD (sizeof(hp_event) + 256 * sizeof(uintptr_t))
+hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes);
+void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes);
+
+/* True when the producer has chained more than a few segments: the flusher
+ * should be woken early. */
+int hp_ring_backlogged(const hp_ring *r);
+
+/* ---- consumer side (one thread at a time: the flusher) ---- */
+
+typedef void (*hp_event_fn)(const hp_event *ev, void *ctx);
+
+/* Delivers every committed record of every ring, each ring in push order;
+ * recycles drained segments and makes released, drained rings reusable.
+ * Returns the number of records delivered. */
+size_t hp_rings_drain(hp_event_fn fn, void *ctx);
+
+typedef struct hp_ring_stats {
+    uint64_t rings;           /* rings ever created */
+    uint64_t overflow_segments; /* segments chained because the consumer was behind */
+    uint64_t lost;            /* records that could not be stored (no memory) */
+} hp_ring_stats;
+void hp_ring_stats_get(hp_ring_stats *out);
+
+/* In a forked child: the rings still OWNED by threads that do not exist there
+ * (all but `keep`, the forking thread's ring, may be NULL) become RELEASED, so
+ * the child's flusher drains and recycles them. Call before starting it. */
+void hp_rings_after_fork_child(hp_ring *keep);
+
+#endif

@@ -1,0 +1,205 @@
+# Shared helpers for the end-to-end tests (sourced, not run).
+#
+# Every test runs real programs with LD_PRELOAD=libheapprof.so and reads the
+# profiles with the real `go tool pprof`, as a user would. Inputs, from CTest
+# (tests/e2e/CMakeLists.txt) or by hand:
+#   HEAPPROF_LIB     path of libheapprof.so
+#   E2E_BIN          folder holding the test programs
+#   HEAPPROF_SCRIPT  the heapprof command (scripts/heapprof)
+#   LEAKY_DEMO       the leaky-demo binary
+# Run one by hand:  HEAPPROF_LIB=build/libheapprof.so E2E_BIN=build/tests/e2e bash tests/e2e/test_x.sh
+# Set E2E_KEEP=1 to keep the scratch folder even when every check passes.
+
+set -u
+export LC_ALL=C
+: "${HEAPPROF_LIB:?set HEAPPROF_LIB to the path of libheapprof.so}"
+: "${E2E_BIN:?set E2E_BIN to the folder of the e2e test programs}"
+# go needs a HOME (or GOCACHE) even for `go tool`; CI shells sometimes have none.
+export HOME="${HOME:-/tmp}"
+# Profiles must come only from the variables each test sets.
+unset LD_PRELOAD HEAPPROF_RATE HEAPPROF_SEED HEAPPROF_DEPTH HEAPPROF_INTERVAL HEAPPROF_OUT
+
+E2E_FAILS=0
+E2E_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/heapprof-$E2E_NAME.XXXXXX") || exit 1
+
+e2e_cleanup() {
+    if [ "$E2E_FAILS" -eq 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then
+        rm -rf "$TMP"
+    else
+        echo "scratch files kept in $TMP"
+    fi
+}
+trap e2e_cleanup EXIT
+
+if [ ! -f "$HEAPPROF_LIB" ]; then
+    echo "FAIL: library not found: $HEAPPROF_LIB"
+    exit 1
+fi
+
+pass() { echo "PASS: $*"; }
+fail() {
+    echo "FAIL: $*"
+    E2E_FAILS=$((E2E_FAILS + 1))
+}
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+    local what=$1
+    shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+finish() {
+    if [ "$E2E_FAILS" -ne 0 ]; then
+        echo "$E2E_NAME: $E2E_FAILS check(s) failed"
+        exit 1
+    fi
+    echo "$E2E_NAME: all checks passed"
+    exit 0
+}
+# Stops the test at once: later checks would only repeat the cause.
+abort() {
+    fail "$*"
+    finish
+}
+
+need_go() {
+    command -v go >/dev/null 2>&1 ||
+        abort "'go' is not on PATH: this test reads profiles with 'go tool pprof' (Debian: apt-get install golang-go)"
+}
+
+# run NAME [VAR=value...] -- PROGRAM ARGS...
+# Runs PROGRAM under the library with HEAPPROF_OUT=$TMP/NAME (unless given),
+# stdout to $TMP/NAME.out, stderr to $TMP/NAME.err. Sets RC to the exit status.
+# A run that hangs is killed after 60 s (status 124).
+run() {
+    local name=$1
+    shift
+    local vars=("HEAPPROF_OUT=$TMP/$name")
+    while [ "$1" != "--" ]; do
+        vars+=("$1")
+        shift
+    done
+    shift
+    RC=0
+    # timeout outside env: only the program itself gets the library.
+    timeout 60 env "${vars[@]}" LD_PRELOAD="$HEAPPROF_LIB" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || RC=$?
+}
+
+# run_plain NAME PROGRAM ARGS...: the same without the library.
+run_plain() {
+    local name=$1
+    shift
+    RC=0
+    timeout 60 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || RC=$?
+}
+
+# Expects the last run to have exited with status 0 and an empty stderr apart
+# from what the test allows (none by default).
+expect_clean_run() {
+    local name=$1
+    if [ "$RC" -ne 0 ]; then
+        fail "$name: exit status $RC (stderr: $(head -c 400 "$TMP/$name.err"))"
+        return 1
+    fi
+    if [ -s "$TMP/$name.err" ]; then
+        fail "$name: unexpected stderr: $(head -c 400 "$TMP/$name.err")"
+        return 1
+    fi
+    return 0
+}
+
+# series PREFIX [PID]: the profile files of a run, oldest first, one a line.
+# Without PID, all pids (use when the run had only one process).
+series() {
+    local prefix=$1 pid=${2:-*}
+    # Sequence numbers are zero-padded, so a plain sort orders each pid's files.
+    compgen -G "$prefix.$pid.*.pb.gz" | sort
+}
+
+# pids PREFIX: the distinct pids that wrote files under PREFIX.
+pids() {
+    series "$1" | sed -E 's/.*\.([0-9]+)\.[0-9]+\.pb\.gz$/\1/' | sort -u
+}
+
+# values FILE [PPROF_FLAGS...]: one line per leaf function of the profile:
+#   function<TAB>alloc_objects<TAB>alloc_space<TAB>inuse_objects<TAB>inuse_space
+# summed over the samples whose innermost frame is that function (pprof's
+# "flat"). Read from `go tool pprof -raw`, so values are exact, not rounded.
+values() {
+    local file=$1
+    shift
+    go tool pprof -raw "$@" "$file" 2>"$TMP/pprof.err" | awk '
+        /^Samples:/ { sec = "hdr"; next }
+        sec == "hdr" {
+            for (i = 1; i <= NF; i++) { t = $i; sub(/\/.*/, "", t); col[t] = i }
+            sec = "samples"; next
+        }
+        /^Locations/ { sec = "loc"; next }
+        /^Mappings/ { sec = "map"; next }
+        sec == "samples" && /^ *-?[0-9]+ .*: / {
+            split($0, parts, ":")
+            nv = split(parts[1], v, " ")
+            split(parts[2], ids, " ")
+            ns++
+            leaf[ns] = ids[1]
+            for (i = 1; i <= nv; i++) val[ns, i] = v[i]
+            next
+        }
+        sec == "loc" && /^ *[0-9]+: 0x/ {
+            id = $1; sub(/:/, "", id)
+            s = $0
+            sub(/^ *[0-9]+: 0x[0-9a-f]+ /, "", s)
+            sub(/^M=[0-9]+ /, "", s)
+            sub(/^\[F\] /, "", s)
+            sub(/ [^ ]*:-?[0-9]+ s=-?[0-9]+.*$/, "", s)
+            if (s == "" ) s = "??"
+            name[id] = s
+        }
+        END {
+            split("alloc_objects alloc_space inuse_objects inuse_space", want, " ")
+            for (k = 1; k <= ns; k++) {
+                f = (leaf[k] in name) ? name[leaf[k]] : "??"
+                seen[f] = 1
+                for (w = 1; w <= 4; w++) if (want[w] in col) sum[f, w] += val[k, col[want[w]]]
+            }
+            for (f in seen)
+                printf "%s\t%d\t%d\t%d\t%d\n", f, sum[f, 1], sum[f, 2], sum[f, 3], sum[f, 4]
+        }'
+}
+
+# value VALUES_FILE FUNCTION COLUMN: one number from values() output; COLUMN is
+# alloc_objects|alloc_space|inuse_objects|inuse_space. Functions whose name
+# starts with FUNCTION followed by "(" (C++ signatures) count too. 0 if absent.
+value() {
+    local file=$1 func=$2 c
+    case $3 in
+    alloc_objects) c=2 ;; alloc_space) c=3 ;; inuse_objects) c=4 ;; inuse_space) c=5 ;;
+    *) echo "value: bad column $3" >&2; return 1 ;;
+    esac
+    awk -F'\t' -v f="$func" -v c="$c" '
+        $1 == f || substr($1, 1, length(f) + 1) == f "(" { s += $c }
+        END { printf "%d\n", s }' "$file"
+}
+
+# truth OUTFILE FUNCTION COLUMN: what the program said it allocated.
+truth() {
+    awk -v f="$2" -v c="$3" '$1 == "truth" && $2 == f {
+        for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == c) print kv[2] } }' "$1"
+}
+
+# within ACTUAL EXPECTED PERCENT: |actual - expected| <= percent% of expected.
+within() {
+    awk -v a="$1" -v e="$2" -v p="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'
+}
+
+# pct A B: A as a percentage of B, for messages.
+pct() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%+.1f%%\n", (a - b) * 100 / b }'
+}
+
+# top_entry [PPROF_FLAGS...] FILE: the name of the first row of `go tool pprof -top`.
+top_entry() {
+    go tool pprof -top "$@" 2>"$TMP/pprof.err" | awk '
+        /flat%/ { body = 1; next }
+        body && NF >= 6 { s = $6; for (i = 7; i <= NF; i++) s = s " " $i; print s; exit }'
+}
