@@ -15,9 +15,8 @@
  * ----------
  * insert: into the newest level only, in the emptier of its two buckets
  *   (CAS 0 -> BUSY, write the id, set the slot's tag byte, release-store the
- *   address). When the level
- *   is past 75% full or both buckets are full, the next, 4x bigger level is
- *   created (first CAS wins, the loser unmaps its copy) and the insert goes
+ *   address). When the level is past 75% full or both buckets are full, the
+ *   next, 4x bigger level is created (first CAS wins, the loser unmaps its copy) and the insert goes
  *   there. Older levels only drain from then on.
  * remove (the hot path of every free): for each level, newest first, skip it
  *   when its count is 0, else load the two buckets' tag words and compare all
@@ -50,17 +49,25 @@
  *    either claims the freed slot through that chain or another empty one;
  *    tag bytes of different slots change by CAS on the whole word, so
  *    neither update can undo the other.
+ * I5 Growth: a key inserted in an older level before or during growth stays
+ *    where it is and is still found, because lookups scan every level below
+ *    g_nlevels that is not empty.
  * I6 While addr is in slot s, byte s of the tag word is fp(addr): it is set
  *    before the address is published and only addr's remover clears it. A
  *    lookup that happens after the insert reads the tag word at or after that
  *    set (coherence), and later changes only touch other bytes.
- * I5 Growth: a key inserted in an older level before or during growth stays
- *    where it is and is still found, because lookups scan every level below
- *    g_nlevels that is not empty.
  *
- * Costs: a negative lookup is ~1 acquire load + per non-empty level one cache
- * line (table pointer + count) and two bucket lines. In steady state only the
- * newest level is non-empty, unless long-lived allocations pin older ones. */
+ * Costs: a negative lookup is one acquire load + per non-empty level one
+ * cache line (table pointer + count) and one 8-byte load from each of two
+ * bucket lines. In steady state only the newest level is non-empty; entries
+ * of long-lived allocations pin older levels (about 4 ns more per pinned
+ * level). Moving them to the newest level would need a migration protocol
+ * that races with frees (I1 no longer holds for the mover); not done.
+ *
+ * Duplicates: if an address is freed behind our back (never seen by the
+ * shim) and handed out and sampled again, it is present twice; the newest
+ * copy (newest level first) is removed first and the stale one at the next
+ * free of that address. Ids tell the flusher which ALLOC a FREE matches. */
 #include "addrset.h"
 
 #include <stdatomic.h>
@@ -70,7 +77,7 @@
 #include "internal_alloc.h"
 
 #define AS_SLOTS 7          /* keys per bucket: tag word + 7 keys = one cache line */
-#define AS_BASE_SHIFT 6     /* level 0 has 64 buckets: 4 KiB keys + 4 KiB ids */
+#define AS_BASE_SHIFT 6     /* level 0 has 64 buckets: 4 KiB of keys + 3.5 KiB of ids */
 #define AS_GROW_SHIFT 2     /* each level has 4x the buckets of the previous */
 #define AS_MAX_LEVELS 16    /* level 15 would be 2^36 buckets: never reached */
 #define AS_BUSY ((uintptr_t)1) /* claimed slot whose address is not yet stored */

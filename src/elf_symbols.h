@@ -5,7 +5,8 @@
  * bounds-checked, so a truncated or corrupt file yields fewer (or no) symbols,
  * never a crash. Files are read with pread rather than mmap: a file truncated
  * by someone else while we read it would raise SIGBUS in the host through an
- * mmap, while pread just comes up short. Memory comes from hp_malloc. */
+ * mmap, while pread just comes up short. Memory comes from hp_malloc. No
+ * file descriptor is kept open between calls. */
 #ifndef HEAPPROF_ELF_SYMBOLS_H
 #define HEAPPROF_ELF_SYMBOLS_H
 
@@ -27,8 +28,14 @@ void hp_elf_syms_free(hp_elf_syms *s);
  * address, i.e. runtime address minus load bias); NULL when none does. A
  * zero-size symbol (hand-written assembly) is taken to extend to the next one
  * or the end of its section, whichever comes first.
- * The string lives as long as s. */
-const char *hp_elf_syms_lookup(const hp_elf_syms *s, uint64_t vaddr);
+ * The string lives as long as s.
+ *
+ * Only 16 bytes per function stay in memory: a name is read back from the
+ * file (or image) the first time it is asked for, then cached in s; if the
+ * file was replaced since loading (same path, other inode, size or mtime),
+ * names come back NULL rather than wrong. Not thread-safe: the cache
+ * changes, so callers serialise (hp_maps holds its mutex). */
+const char *hp_elf_syms_lookup(hp_elf_syms *s, uint64_t vaddr);
 
 /* Number of distinct function addresses known. */
 size_t hp_elf_syms_count(const hp_elf_syms *s);

@@ -71,6 +71,9 @@ static void drain_all(void) {
     hp_rings_drain(hp_profile_apply_cb, profile);
     /* Spilled frees may have been pushed while the rings were drained. */
     hp_spill_drain(hp_profile_apply_cb, profile);
+    /* Cheap when nothing changed; catches a plugin loaded and unloaded
+     * between two dumps. */
+    hp_maps_refresh(maps);
 }
 
 /* One failure kind (errno) is reported once; a later success says so. */
@@ -97,16 +100,22 @@ static void report_write_result(const char *path, int err) {
     warn_line(line);
 }
 
-static int write_profile(const char *path, const char *what) {
+int hp_flusher_encode_gz(hp_profile *prof_state, hp_maps *m, const char *what,
+                         const int64_t (*base)[HP_NVALUES], size_t n_base, int64_t duration_ns, uint8_t **gz,
+                         size_t *gz_len) {
     hp_pprof_sample *samples = NULL;
     size_t n_samples = 0;
-    int err = hp_profile_samples(profile, &samples, &n_samples);
+    int err = hp_profile_samples(prof_state, &samples, &n_samples);
     if (err)
         return err;
-    hp_maps_refresh(maps);
+    /* A delta: stacks are append-only, so index i is the same stack in both. */
+    for (size_t i = 0; i < n_samples && i < n_base; i++)
+        for (int v = 0; v < HP_NVALUES; v++)
+            samples[i].values[v] -= base[i][v];
+    hp_maps_refresh(m);
 
     hp_profile_stats ps;
-    hp_profile_stats_get(profile, &ps);
+    hp_profile_stats_get(prof_state, &ps);
     hp_ring_stats rs;
     hp_ring_stats_get(&rs);
     hp_recorder_stats recs;
@@ -130,16 +139,24 @@ static int write_profile(const char *path, const char *what) {
         .n_samples = n_samples,
         .period = (int64_t)hp_current_rate(),
         .time_nanos = (int64_t)now_ns(CLOCK_REALTIME),
+        .duration_nanos = duration_ns,
         .comments = comments,
         .n_comments = HP_ARRAY_LEN(comments),
     };
-    uint8_t *raw = NULL, *gz = NULL;
-    size_t raw_len = 0, gz_len = 0;
-    err = hp_pprof_encode(&prof, maps, &raw, &raw_len);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    err = hp_pprof_encode(&prof, m, &raw, &raw_len);
     hp_free(samples);
     if (!err)
-        err = hp_gzip(raw, raw_len, &gz, &gz_len);
+        err = hp_gzip(raw, raw_len, gz, gz_len);
     hp_free(raw);
+    return err;
+}
+
+static int write_profile(const char *path, const char *what) {
+    uint8_t *gz = NULL;
+    size_t gz_len = 0;
+    int err = hp_flusher_encode_gz(profile, maps, what, NULL, 0, 0, &gz, &gz_len);
     if (!err)
         err = hp_write_atomic(path, gz, gz_len);
     hp_free(gz);
@@ -234,6 +251,8 @@ static void fork_parent(void) { pthread_mutex_unlock(&state_lock); }
 
 static void fork_child(void) {
     pthread_mutex_unlock(&state_lock);
+    if (maps)
+        hp_maps_after_fork(maps);
     /* A new process: its own numbering, its own thread (the parent's flusher
      * does not exist here). */
     dump_seq = 0;
@@ -259,33 +278,77 @@ static void resolve_prefix(void) {
 }
 
 int hp_flusher_start(void) {
+    /* Called from the constructor and from heapprof_set_rate: once only. */
+    static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+    static int handlers_registered;
+    pthread_mutex_lock(&start_lock);
+    int err = 0;
     if (flusher_running)
-        return 0;
+        goto out;
     resolve_prefix();
-    profile = hp_profile_new();
-    maps = hp_maps_new();
+    if (!profile)
+        profile = hp_profile_new();
+    if (!maps)
+        maps = hp_maps_new();
     if (!profile || !maps) {
         warn_line("heapprof: out of memory at start-up; profiling is off");
-        return ENOMEM;
+        err = ENOMEM;
+        goto out;
     }
-    int err = spawn_flusher();
+    err = spawn_flusher();
     if (err) {
         char line[128];
         snprintf(line, sizeof line, "heapprof: cannot start the flusher thread (error %d); no profiles will be written", err);
         warn_line(line);
-        return err;
+        goto out;
     }
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
-    atexit(at_exit);
+    if (!handlers_registered) {
+        handlers_registered = 1;
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        atexit(at_exit);
+    }
+out:
+    pthread_mutex_unlock(&start_lock);
+    return err;
+}
+
+int hp_flusher_with_state(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx) {
+    if (!profile || !maps)
+        return EAGAIN;
+    int guard = hp_guard_enter();
+    pthread_mutex_lock(&state_lock);
+    drain_all();
+    fn(profile, maps, ctx);
+    pthread_mutex_unlock(&state_lock);
+    hp_guard_leave(guard);
     return 0;
 }
 
-int hp_flusher_dump_to(const char *path) {
-    if (!profile || !maps)
-        return ENOMEM;
-    pthread_mutex_lock(&state_lock);
-    drain_all();
-    int err = write_profile(path, "dump on request");
+void hp_flusher_note_objects(void) {
+    /* trylock: dlclose may run nested inside another dlclose's destructors,
+     * with the loader lock held, while the flusher holds state_lock and waits
+     * for that loader lock in dl_iterate_phdr. Missing one refresh is better
+     * than a deadlock; the encoder's view of maps stays stable under the lock. */
+    if (!maps || pthread_mutex_trylock(&state_lock) != 0)
+        return;
+    hp_maps_refresh(maps);
     pthread_mutex_unlock(&state_lock);
-    return err;
+}
+
+typedef struct {
+    const char *path;
+    int err;
+} dump_to_ctx;
+
+static void dump_to_locked(hp_profile *p, hp_maps *m, void *arg) {
+    (void)p;
+    (void)m;
+    dump_to_ctx *c = arg;
+    c->err = write_profile(c->path, "dump on request");
+}
+
+int hp_flusher_dump_to(const char *path) {
+    dump_to_ctx c = {path, 0};
+    int err = hp_flusher_with_state(dump_to_locked, &c);
+    return err ? err : c.err;
 }

@@ -45,6 +45,7 @@ static _Atomic uint64_t stat_spilled, stat_unrecorded;
 static pthread_key_t exit_key;
 
 #define HP_ID_BLOCK 65536
+#define HP_RATE_RECHECK_BYTES (1ull << 30)
 
 static const char *env_lookup(const char *name) { return secure_getenv(name); }
 
@@ -70,6 +71,10 @@ int hp_runtime_ensure(void) {
 }
 
 uint64_t hp_current_rate(void) { return atomic_load_explicit(&current_rate, memory_order_relaxed); }
+
+uint64_t hp_set_rate(uint64_t rate) {
+    return atomic_exchange_explicit(&current_rate, rate, memory_order_relaxed);
+}
 
 static uint64_t thread_seed(void) {
     uint64_t ordinal = atomic_fetch_add_explicit(&thread_ordinal, 1, memory_order_relaxed);
@@ -169,7 +174,8 @@ void hp_record_alloc(void *p, size_t size) {
     }
     uint64_t rate = hp_current_rate();
     if (rate == 0) {
-        hp_tls_bytes_left = UINT64_MAX; /* off: the fast path never comes back here */
+        /* Off: come back only after a gigabyte, to notice heapprof_set_rate. */
+        hp_tls_bytes_left = HP_RATE_RECHECK_BYTES;
     } else if (tls.started || !thread_start(size, rate)) {
         take_sample(p, size, rate);
         /* Like Go, the next gap starts after this allocation; what was left of

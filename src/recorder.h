@@ -27,6 +27,9 @@ int hp_runtime_ensure(void);
 
 /* Current sampling rate in bytes (0 = off). */
 uint64_t hp_current_rate(void);
+/* Sets it (heapprof_set_rate); each thread notices at its next slow path.
+ * Returns the previous rate. */
+uint64_t hp_set_rate(uint64_t rate);
 
 /* Slow path of every allocating entry point once hp_tls_bytes_left is used
  * up: decides, samples and records `p` (non-NULL) of `size` bytes. */

@@ -56,7 +56,6 @@
 #include "ring.h"
 
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <string.h>
 
 #include "common.h"

@@ -41,6 +41,11 @@ check "go tool pprof -list recur BINARY shows recur's source (leaky.c)" \
     grep -qE 'ROUTINE =+ recur in .*leaky\.c' "$TMP/list.out"
 check "-list shows the malloc line of the growing copy" grep -qE 'malloc\(\(strarr\.len \+ 1\)' "$TMP/list.out"
 
+RC=0
+"$H" diff --list recur "$first" "$last" "$demo" >"$TMP/hplist.out" 2>&1 || RC=$?
+check "heapprof diff --list recur OLD NEW BINARY shows recur's source" \
+    bash -c "[ $RC = 0 ] && grep -qE 'ROUTINE =+ recur in .*leaky\.c' '$TMP/hplist.out'"
+
 if command -v dot >/dev/null; then
     RC=0
     "$H" diff --svg "$TMP/leak.svg" "$first" "$last" >/dev/null 2>&1 || RC=$?

@@ -17,6 +17,8 @@ for cmd in "known_leaks" "xthread xthread" "xthread realloc" "many_threads" "edg
         run "$name.$rate" "${vars[@]}" -- "$prog" "$@"
         check "$cmd (rate $rate): same stdout and exit status ($RC vs $want)" \
             bash -c "[ $RC = $want ] && cmp -s '$TMP/$name.plain.out' '$TMP/$name.$rate.out'"
+        check "$cmd (rate $rate): the library was loaded (a profile exists)" \
+            test -n "$(series "$TMP/$name.$rate" | tail -1)"
     done
 done
 finish

@@ -315,6 +315,46 @@ static void test_concurrent_use(void **state) {
     hp_maps_free(m);
 }
 
+/* Names are read back from the file on demand: cached once read, and never
+ * taken from a different file that replaced the original at its path. */
+static void test_names_read_on_demand(void **state) {
+    (void)state;
+    hp_maps *m = hp_maps_new();
+    hp_maps_refresh(m);
+    uint64_t bias = hp_maps_get(m, 0)->bias;
+    hp_maps_free(m);
+    uint64_t known = (uintptr_t)hp_test_known_function - bias;
+    uint64_t stat_fn = (uintptr_t)hp_test_static_function - bias;
+
+    size_t len;
+    uint8_t *img = slurp("/proc/self/exe", &len);
+    char path[] = "/tmp/hp_copy_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, img, len), (ssize_t)len);
+    close(fd);
+
+    hp_elf_syms *s = hp_elf_syms_load_file(path);
+    assert_non_null(s);
+    const char *a = hp_elf_syms_lookup(s, known);
+    assert_string_equal(a, "hp_test_known_function");
+    assert_ptr_equal(hp_elf_syms_lookup(s, known + 1), a); /* cached */
+
+    /* Replace the file (new inode, as a package upgrade does). */
+    char other[64];
+    snprintf(other, sizeof other, "%s.new", path);
+    fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_int_equal(write(fd, img, len / 2), (ssize_t)(len / 2));
+    close(fd);
+    assert_int_equal(rename(other, path), 0);
+    assert_null(hp_elf_syms_lookup(s, stat_fn));           /* not read from the new file */
+    assert_string_equal(hp_elf_syms_lookup(s, known), a);  /* already known: still named */
+    unlink(path);
+    assert_null(hp_elf_syms_lookup(s, stat_fn));           /* file gone: unknown, no crash */
+    hp_elf_syms_free(s);
+    free(img);
+}
+
 /* ---- hostile files ---- */
 
 static void test_unusable_files(void **state) {
@@ -453,6 +493,7 @@ int main(void) {
         cmocka_unit_test(test_built_stripped_library),
         cmocka_unit_test(test_vdso_mapping),
         cmocka_unit_test(test_concurrent_use),
+        cmocka_unit_test(test_names_read_on_demand),
         cmocka_unit_test(test_unusable_files),
         cmocka_unit_test(test_truncated_files),
         cmocka_unit_test(test_corrupt_images),
