@@ -120,7 +120,7 @@ int hp_flusher_encode_gz(hp_profile *prof_state, hp_maps *m, const char *what,
     hp_ring_stats_get(&rs);
     hp_recorder_stats recs;
     hp_recorder_stats_get(&recs);
-    char c_what[96], c_counts[256], c_loss[256], c_mem[160];
+    char c_what[96], c_counts[256], c_loss[256], c_mem[256];
     snprintf(c_what, sizeof c_what, "heapprof %s", what);
     snprintf(c_counts, sizeof c_counts,
              "heapprof samples=%llu frees=%llu live_samples=%llu stacks=%llu truncated_stacks=%llu depth=%u",
@@ -130,8 +130,11 @@ int hp_flusher_encode_gz(hp_profile *prof_state, hp_maps *m, const char *what,
              "heapprof ring_overflow_segments=%llu spilled_frees=%llu unrecorded_samples=%llu lost_events=%llu pending_frees=%llu",
              (unsigned long long)rs.overflow_segments, (unsigned long long)recs.spilled,
              (unsigned long long)recs.unrecorded, (unsigned long long)rs.lost, (unsigned long long)ps.pending_frees);
-    snprintf(c_mem, sizeof c_mem, "heapprof own_memory_bytes=%zu rings=%llu", hp_own_bytes(),
-             (unsigned long long)rs.rings);
+    hp_addrset_stats as;
+    hp_addrset_stats_get(&as);
+    snprintf(c_mem, sizeof c_mem, "heapprof own_memory_bytes=%zu rings=%llu addrset_levels=%u/%u addrset_bytes=%llu",
+             hp_own_bytes(), (unsigned long long)rs.rings, as.nonempty_levels, as.levels,
+             (unsigned long long)as.bytes);
     const char *comments[] = {c_what, c_counts, c_loss, c_mem};
 
     hp_pprof_profile prof = {
@@ -161,6 +164,20 @@ static int write_profile(const char *path, const char *what) {
         err = hp_write_atomic(path, gz, gz_len);
     hp_free(gz);
     return err;
+}
+
+/* The last sequence number already on disk for this pid. Normally 0, but a
+ * process that exec()s keeps its pid: the new image continues the series
+ * instead of overwriting the old image's files. */
+static unsigned existing_dumps(void) {
+    char path[sizeof out_prefix + 64];
+    unsigned seq = 0;
+    for (;;) {
+        snprintf(path, sizeof path, "%s.%d.%04u.pb.gz", out_prefix, (int)getpid(), seq + 1);
+        if (access(path, F_OK) != 0)
+            return seq;
+        seq++;
+    }
 }
 
 static void dump_next(const char *what) {
@@ -253,9 +270,10 @@ static void fork_child(void) {
     pthread_mutex_unlock(&state_lock);
     if (maps)
         hp_maps_after_fork(maps);
+    hp_recorder_after_fork_child();
     /* A new process: its own numbering, its own thread (the parent's flusher
      * does not exist here). */
-    dump_seq = 0;
+    dump_seq = existing_dumps();
     int was_running = flusher_running;
     flusher_running = 0;
     atomic_store_explicit(&stop_requested, 0, memory_order_relaxed);
@@ -286,6 +304,7 @@ int hp_flusher_start(void) {
     if (flusher_running)
         goto out;
     resolve_prefix();
+    dump_seq = existing_dumps();
     if (!profile)
         profile = hp_profile_new();
     if (!maps)

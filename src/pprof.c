@@ -10,9 +10,22 @@
  * at hand. Mapping.has_functions stays false: it tells pprof the mapping may
  * still be symbolized, so when the file (or a binary given on the command
  * line) has DWARF, pprof replaces our names with its own and adds file:line.
- * Name and system_name both hold the raw (mangled) symbol: pprof demangles a
- * function whose name equals its system_name, which gives readable C++ names
- * (checked with Go 1.19: _ZN2ns5Klass6methodEi shows as ns::Klass::method).
+ * C++ names: system_name holds the raw (mangled) symbol and name its
+ * demangled form when the program has libstdc++'s __cxa_demangle loaded, so
+ * even `-symbolize=none` reads well; otherwise name = system_name and pprof
+ * demangles it itself (checked with Go 1.19: _ZN2ns5Klass6methodEi shows as
+ * ns::Klass::method).
+ *
+ * Go 1.19 caveat, measured: when pprof finds the binary (at its recorded
+ * path or given on the command line) it replaces every line of every
+ * location of that mapping with what its DWARF reader says, and that reader
+ * returns an EMPTY name for C++ member functions defined out of class
+ * (DW_AT_specification is not followed), shown as [binary]. So a mapping
+ * whose sampled functions include C++ (_Z) symbols gets has_functions=true:
+ * pprof keeps our names (`list` on such a binary then needs
+ * `-symbolize=force` with a pprof that reads C++ DWARF well, e.g. standalone
+ * pprof with addr2line). Mappings of plain C keep has_functions=false and
+ * get file:line from DWARF.
  *
  * Build ids are NOT written. Measured with Go 1.19.8's `go tool pprof` on a
  * PIE built with -g, one profile written each way:
@@ -30,7 +43,9 @@
  * (HP_WRITE_BUILD_ID=1) and for debug-file lookup in maps.c. */
 #include "pprof.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal_alloc.h"
@@ -63,6 +78,7 @@ enum {
     MAPPING_OFFSET = 4,
     MAPPING_FILENAME = 5,
     MAPPING_BUILD_ID = 6,
+    MAPPING_HAS_FUNCTIONS = 7,
 
     LOCATION_ID = 1,
     LOCATION_MAPPING_ID = 2,
@@ -148,6 +164,9 @@ typedef struct enc {
     hp_maps *maps;
     size_t nmaps;       /* mappings in the profile: those known at refresh */
     int failed;
+    unsigned char *keep_names; /* per mapping: has C++ symbols, see write_mappings */
+    char **demangled;   /* names from __cxa_demangle, freed with the encoder */
+    size_t ndemangled;
 } enc;
 
 /* Grows a table to keep it at most half full. key_of gives the hash of an
@@ -283,12 +302,23 @@ static int all_zero(const int64_t *v) {
     return 1;
 }
 
+/* operator new and new[] (every overload: _Znwm, _ZnwmRKSt9nothrow_t,
+ * _ZnamSt11align_val_t, ...) are to C++ what malloc is to C: the program's
+ * function is their caller, so they are left out like our own frames. */
+static int is_allocation_wrapper(enc *e, uint64_t pc) {
+    const char *name = hp_maps_symbol(e->maps, pc);
+    return name && (strncmp(name, "_Znwm", 5) == 0 || strncmp(name, "_Znam", 5) == 0);
+}
+
 /* One Sample. Frames are return addresses; the call instruction is the byte
  * before, so pc = ret - 1 lands in the caller's line, not the next one.
  * ids is scratch space for depth entries. */
 static void write_sample(enc *e, const hp_pprof_sample *s, uint64_t *ids) {
     size_t n = 0;
-    for (uint32_t i = 0; i < s->depth; i++) {
+    uint32_t first = 0;
+    while (first + 1 < s->depth && s->frames[first] && is_allocation_wrapper(e, (uint64_t)s->frames[first] - 1))
+        first++;
+    for (uint32_t i = first; i < s->depth; i++) {
         if (s->frames[i] == 0)
             continue; /* an unwinder's end marker, not a place */
         uint64_t id = location_id(e, (uint64_t)s->frames[i] - 1);
@@ -334,7 +364,11 @@ static void write_mappings(enc *e) {
 #if HP_WRITE_BUILD_ID
         hp_pb_uint64_opt(&e->pb, MAPPING_BUILD_ID, intern(e, mp->build_id));
 #endif
-        /* has_functions & co. stay false: see the header comment. */
+        /* has_functions stays false so pprof adds file:line from DWARF, except
+         * for objects with C++ symbols, whose member functions Go 1.19's
+         * DWARF reader leaves nameless (see the header comment). */
+        if (e->keep_names && e->keep_names[i])
+            hp_pb_uint64(&e->pb, MAPPING_HAS_FUNCTIONS, 1);
         hp_pb_end(&e->pb, m);
     }
 }
@@ -343,7 +377,10 @@ static void write_location(enc *e, uint64_t id, uint64_t pc) {
     long mi = hp_maps_find(e->maps, pc);
     /* A mapping added by a concurrent refresh is not in this profile. */
     uint64_t mapping_id = mi >= 0 && (size_t)mi < e->nmaps ? (uint64_t)mi + 1 : 0;
-    uint64_t fn = mapping_id ? function_id(e, hp_maps_symbol(e->maps, pc)) : 0;
+    const char *sym = mapping_id ? hp_maps_symbol(e->maps, pc) : NULL;
+    uint64_t fn = sym ? function_id(e, sym) : 0;
+    if (sym && e->keep_names && strncmp(sym, "_Z", 2) == 0)
+        e->keep_names[mapping_id - 1] = 1;
     size_t m = hp_pb_begin(&e->pb, PROFILE_LOCATION);
     hp_pb_uint64(&e->pb, LOCATION_ID, id);
     hp_pb_uint64_opt(&e->pb, LOCATION_MAPPING_ID, mapping_id);
@@ -366,11 +403,39 @@ static void write_locations(enc *e) {
         write_location(e, i + 1, e->loc_addr.v[i]);
 }
 
+typedef char *(*cxa_demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
+
+/* The readable form of a C++ symbol, interned; 0 when there is none. The
+ * demangler is libstdc++'s, used only if the program already loaded it (a
+ * program with C++ symbols did): heapprof itself never pulls in libstdc++. */
+static uint64_t demangled_name(enc *e, cxa_demangle_fn demangle, uint64_t mangled) {
+    const char *sym = e->strs[mangled];
+    if (!demangle || strncmp(sym, "_Z", 2) != 0)
+        return 0;
+    if (e->ndemangled % 64 == 0) {
+        char **v = hp_realloc(e->demangled, (e->ndemangled + 64) * sizeof *v);
+        if (!v)
+            return 0;
+        e->demangled = v;
+    }
+    int status = -1;
+    char *text = demangle(sym, NULL, NULL, &status); /* malloc'd: ours is the flusher, unsampled */
+    if (status != 0 || !text) {
+        free(text);
+        return 0;
+    }
+    e->demangled[e->ndemangled++] = text;
+    return intern(e, text);
+}
+
 static void write_functions(enc *e) {
+    cxa_demangle_fn demangle = (cxa_demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
     for (size_t i = 0; i < e->fn_name.n; i++) {
+        /* name is what people read; system_name keeps the symbol as linked. */
+        uint64_t name = demangled_name(e, demangle, e->fn_name.v[i]);
         size_t m = hp_pb_begin(&e->pb, PROFILE_FUNCTION);
         hp_pb_uint64(&e->pb, FUNCTION_ID, i + 1);
-        hp_pb_uint64(&e->pb, FUNCTION_NAME, e->fn_name.v[i]);
+        hp_pb_uint64(&e->pb, FUNCTION_NAME, name ? name : e->fn_name.v[i]);
         hp_pb_uint64(&e->pb, FUNCTION_SYSTEM_NAME, e->fn_name.v[i]);
         hp_pb_end(&e->pb, m);
     }
@@ -428,6 +493,10 @@ static int enc_init(enc *e, hp_maps *maps) {
 }
 
 static void enc_release(enc *e) {
+    hp_free(e->keep_names);
+    for (size_t i = 0; i < e->ndemangled; i++)
+        free(e->demangled[i]);
+    hp_free(e->demangled);
     hp_pb_free(&e->pb);
     hp_free(e->strs);
     hp_free(e->str_index.slot);
@@ -453,8 +522,9 @@ int hp_pprof_encode(const hp_pprof_profile *prof, hp_maps *maps, uint8_t **out, 
     write_header(&e, prof);
     if (write_samples(&e, prof) != 0)
         e.failed = 1;
+    e.keep_names = hp_calloc(e.nmaps ? e.nmaps : 1, 1);
+    write_locations(&e); /* before the mappings: it finds which hold C++ */
     write_mappings(&e);
-    write_locations(&e);
     write_functions(&e);
     write_string_table(&e);
 

@@ -271,6 +271,8 @@ void hp_thread_mark_internal(void) {
     hp_tls_bytes_left = UINT64_MAX;
 }
 
+void hp_recorder_after_fork_child(void) { hp_rings_after_fork_child(tls.ring); }
+
 void hp_recorder_stats_get(hp_recorder_stats *out) {
     out->spilled = atomic_load_explicit(&stat_spilled, memory_order_relaxed);
     out->unrecorded = atomic_load_explicit(&stat_unrecorded, memory_order_relaxed);

@@ -50,6 +50,10 @@ void hp_thread_mark_internal(void);
  * interrupted the thread's own push, or the thread already exited). Flusher only. */
 size_t hp_spill_drain(hp_event_fn fn, void *ctx);
 
+/* In a forked child: rings of threads that do not exist here are released,
+ * the forking thread keeps its own. */
+void hp_recorder_after_fork_child(void);
+
 typedef struct hp_recorder_stats {
     uint64_t spilled;  /* FREE events that took the spill path */
     uint64_t unrecorded; /* samples skipped for lack of memory */
