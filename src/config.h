@@ -10,6 +10,19 @@
 
 #define HP_OUT_PREFIX_MAX 1024
 
+/* HEAPPROF_HTTP, parsed: where the /debug/pprof server listens. */
+typedef struct hp_http_config {
+    int family;             /* 0 = no server, else HP_HTTP_INET or HP_HTTP_INET6 */
+    unsigned char addr[16]; /* network byte order; the first 4 bytes for HP_HTTP_INET */
+    uint16_t port;          /* 1..65535 */
+    int loopback;           /* 127.0.0.0/8 or ::1: only this machine can connect */
+} hp_http_config;
+
+/* Address families of hp_http_config, kept apart from <sys/socket.h> so this
+ * header stays light; http_server.c maps them to AF_INET/AF_INET6. */
+#define HP_HTTP_INET 4
+#define HP_HTTP_INET6 6
+
 typedef struct hp_config {
     uint64_t rate;          /* HEAPPROF_RATE: mean bytes between samples; 0 = off, 1 = every allocation */
     uint64_t seed;          /* HEAPPROF_SEED: PRNG seed; only meaningful when seed_set */
@@ -18,6 +31,8 @@ typedef struct hp_config {
     uint64_t interval_ns;   /* HEAPPROF_INTERVAL (seconds, decimals ok): periodic dump; 0 = exit/on demand only */
     uint64_t flush_ns;      /* HEAPPROF_FLUSH_MS: how often the flusher drains the rings */
     char out_prefix[HP_OUT_PREFIX_MAX]; /* HEAPPROF_OUT: files are <prefix>.<pid>.<seq>.pb.gz */
+    hp_http_config http;    /* HEAPPROF_HTTP: [addr]:port of the /debug/pprof server; off by default */
+    int dump_signal;        /* HEAPPROF_SIGNAL: signal number that requests a dump; 0 = off (default) */
 } hp_config;
 
 #define HP_DEFAULT_RATE 524288u
@@ -44,5 +59,11 @@ void hp_config_warn_stderr(const char *line);
 int hp_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 int hp_parse_bytes(const char *text, uint64_t max, uint64_t *out); /* accepts k/K/m/M/g/G (KiB...) suffixes */
 int hp_parse_seconds_ns(const char *text, uint64_t max_ns, uint64_t *out_ns); /* "2", "0.5", "1.25" */
+/* "127.0.0.1:6060", ":6060" (= 127.0.0.1), "[::1]:6060", "localhost:6060",
+ * "6060"; numeric addresses only (no name lookup: this may run inside malloc). */
+int hp_parse_http_addr(const char *text, hp_http_config *out);
+/* "SIGUSR2", "USR2", "usr2", "12", "SIGRTMIN+1", "RTMAX-2": a signal a handler
+ * can usefully catch (not KILL/STOP, not the fault signals SEGV/BUS/FPE/ILL). */
+int hp_parse_signal(const char *text, int *out);
 
 #endif
