@@ -6,13 +6,19 @@
  * rather than with strtoull/strtod because those accept leading whitespace,
  * a sign ("-5" wraps to a huge value in strtoull), exponents and hex floats,
  * and strtod reads the decimal point from LC_NUMERIC.  Warning lines are
- * assembled in a stack buffer by the small appenders below. */
+ * assembled in a stack buffer by the small appenders below.  Addresses are
+ * numeric only (inet_pton, which neither allocates nor locks). */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "common.h"
 
 /* The largest accepted HEAPPROF_RATE.  Beyond 1 GiB a process would see
  * almost no samples, and keeping the mean gap small keeps -log(u) * rate far
@@ -29,7 +35,7 @@
 #define NS_PER_SEC UINT64_C(1000000000)
 
 /* Why a text was refused; selects the wording of the warning. */
-enum parse_status { PARSE_OK = 0, PARSE_SYNTAX, PARSE_RANGE };
+enum parse_status { PARSE_OK = 0, PARSE_SYNTAX, PARSE_RANGE, PARSE_UNCATCHABLE, PARSE_FAULT };
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -198,6 +204,189 @@ int hp_parse_bytes(const char *text, uint64_t max, uint64_t *out)
 int hp_parse_seconds_ns(const char *text, uint64_t max_ns, uint64_t *out_ns)
 {
     return parse_seconds_st(text, max_ns, out_ns) == PARSE_OK ? 0 : -1;
+}
+
+/* ---- HEAPPROF_HTTP ---- */
+
+static int is_loopback(const hp_http_config *h)
+{
+    static const unsigned char v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (h->family == HP_HTTP_INET)
+        return h->addr[0] == 127;
+    return memcmp(h->addr, v6_loopback, 16) == 0 ||
+           (memcmp(h->addr, v4_mapped, 12) == 0 && h->addr[12] == 127);
+}
+
+/* [host]:port with numeric hosts only: name resolution (getaddrinfo) takes
+ * locks, reads files and allocates, and this may run inside the first malloc.
+ * "localhost" is the one name understood, as 127.0.0.1. A missing host means
+ * loopback, never "all interfaces": exposing heap contents to the network
+ * must be spelled out (0.0.0.0:6060, [::]:6060). */
+static enum parse_status parse_http_st(const char *text, hp_http_config *out)
+{
+    char host[64];
+    const char *port_text;
+    size_t host_len;
+    uint64_t port;
+    hp_http_config h;
+    enum parse_status st;
+    memset(&h, 0, sizeof h);
+    if (text == NULL || text[0] == '\0')
+        return PARSE_SYNTAX;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':')
+            return PARSE_SYNTAX;
+        host_len = (size_t)(close - text - 1);
+        if (host_len == 0 || host_len >= sizeof host)
+            return PARSE_SYNTAX;
+        memcpy(host, text + 1, host_len);
+        host[host_len] = '\0';
+        if (inet_pton(AF_INET6, host, h.addr) != 1)
+            return PARSE_SYNTAX;
+        h.family = HP_HTTP_INET6;
+        port_text = close + 2;
+    } else {
+        const char *colon = strrchr(text, ':');
+        if (colon == NULL) {
+            port_text = text; /* "6060" alone: same as ":6060" */
+            host_len = 0;
+        } else {
+            port_text = colon + 1;
+            host_len = (size_t)(colon - text);
+        }
+        if (host_len >= sizeof host)
+            return PARSE_SYNTAX;
+        memcpy(host, text, host_len);
+        host[host_len] = '\0';
+        h.family = HP_HTTP_INET;
+        if (host_len == 0 || strcmp(host, "localhost") == 0) {
+            h.addr[0] = 127;
+            h.addr[3] = 1;
+        } else if (inet_pton(AF_INET, host, h.addr) != 1) {
+            return PARSE_SYNTAX; /* also an unbracketed IPv6 address */
+        }
+    }
+    st = parse_u64_st(port_text, 1, 65535, &port);
+    if (st != PARSE_OK)
+        return st;
+    h.port = (uint16_t)port;
+    h.loopback = is_loopback(&h);
+    *out = h;
+    return PARSE_OK;
+}
+
+int hp_parse_http_addr(const char *text, hp_http_config *out)
+{
+    return parse_http_st(text, out) == PARSE_OK ? 0 : -1;
+}
+
+/* ---- HEAPPROF_SIGNAL ---- */
+
+static const struct {
+    const char *name;
+    int signo;
+} k_signals[] = {
+    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
+    {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+#ifdef SIGSTKFLT
+    {"STKFLT", SIGSTKFLT},
+#endif
+    {"CHLD", SIGCHLD},   {"CONT", SIGCONT},     {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},
+    {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU},     {"URG", SIGURG},     {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH},
+    {"IO", SIGIO},       {"POLL", SIGPOLL},
+#ifdef SIGPWR
+    {"PWR", SIGPWR},
+#endif
+    {"SYS", SIGSYS},
+};
+
+static char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
+
+/* Case-insensitive: a is the user's text, b an upper-case table name. */
+static int upper_equal_n(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ascii_upper(a[i]) != b[i])
+            return 0;
+    return 1;
+}
+
+/* RTMIN, RTMIN+n, RTMAX, RTMAX-n (after any SIG prefix). SIGRTMIN is a
+ * function call in glibc (it reserves the first real-time signals for
+ * itself), a plain read of a constant, safe here. */
+static enum parse_status parse_rt_signal(const char *t, int *out)
+{
+    int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
+    int base, sign;
+    uint64_t n = 0;
+    if (upper_equal_n(t, "RTMIN", 5) && (t[5] == '\0' || t[5] == '+')) {
+        base = rtmin;
+        sign = 1;
+    } else if (upper_equal_n(t, "RTMAX", 5) && (t[5] == '\0' || t[5] == '-')) {
+        base = rtmax;
+        sign = -1;
+    } else {
+        return PARSE_SYNTAX;
+    }
+    if (t[5] != '\0') {
+        enum parse_status st = parse_u64_st(t + 6, 0, UINT64_MAX, &n);
+        if (st == PARSE_SYNTAX)
+            return PARSE_SYNTAX;
+        if (st != PARSE_OK || n > (uint64_t)(rtmax - rtmin))
+            return PARSE_RANGE;
+    }
+    *out = base + sign * (int)n;
+    return PARSE_OK;
+}
+
+static enum parse_status parse_signal_st(const char *text, int *out)
+{
+    const char *t = text;
+    int signo = 0;
+    uint64_t n;
+    enum parse_status st;
+    if (text == NULL || text[0] == '\0')
+        return PARSE_SYNTAX;
+    if (is_digit(t[0])) {
+        st = parse_u64_st(t, 1, (uint64_t)SIGRTMAX, &n);
+        if (st != PARSE_OK)
+            return st;
+        signo = (int)n;
+    } else {
+        if (upper_equal_n(t, "SIG", 3) && t[3] != '\0')
+            t += 3;
+        size_t len = strlen(t);
+        for (size_t i = 0; i < HP_ARRAY_LEN(k_signals) && signo == 0; i++)
+            if (strlen(k_signals[i].name) == len && upper_equal_n(t, k_signals[i].name, len))
+                signo = k_signals[i].signo;
+        if (signo == 0) {
+            st = parse_rt_signal(t, &signo);
+            if (st != PARSE_OK)
+                return st;
+        }
+    }
+    if (signo == SIGKILL || signo == SIGSTOP)
+        return PARSE_UNCATCHABLE;
+    /* A handler that returns from a real fault re-runs the faulting
+     * instruction forever; these signals cannot carry dump requests. */
+    if (signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL)
+        return PARSE_FAULT;
+    /* glibc keeps the signals between 32 and SIGRTMIN for its own threads
+     * and cancellation. */
+    if (signo >= 32 && signo < SIGRTMIN)
+        return PARSE_UNCATCHABLE;
+    *out = signo;
+    return PARSE_OK;
+}
+
+int hp_parse_signal(const char *text, int *out)
+{
+    return parse_signal_st(text, out) == PARSE_OK ? 0 : -1;
 }
 
 /* ---- warning lines, built without malloc or stdio ---- */
@@ -422,6 +611,48 @@ static void load_out(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
         memcpy(cfg->out_prefix, v, n + 1);
 }
 
+static void load_http(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_HTTP");
+    hp_http_config h;
+    enum parse_status st;
+    memset(&cfg->http, 0, sizeof cfg->http);
+    if (v == NULL)
+        return;
+    st = parse_http_st(v, &h);
+    if (st == PARSE_OK)
+        cfg->http = h;
+    else if (v[0] == '\0')
+        warn_bad(warn, "HEAPPROF_HTTP", v, "is empty", "no HTTP server");
+    else
+        warn_bad(warn, "HEAPPROF_HTTP", v,
+                 st == PARSE_SYNTAX ? "is not [address]:port (:6060, 127.0.0.1:6060, [::1]:6060)"
+                                    : "has a port out of range (1 to 65535)",
+                 "no HTTP server");
+}
+
+static void load_signal(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_SIGNAL");
+    const char *problem;
+    int signo = 0;
+    enum parse_status st;
+    cfg->dump_signal = 0;
+    if (v == NULL)
+        return;
+    st = parse_signal_st(v, &signo);
+    switch (st) {
+    case PARSE_OK:
+        cfg->dump_signal = signo;
+        return;
+    case PARSE_RANGE: problem = "is out of range (1 to SIGRTMAX)"; break;
+    case PARSE_UNCATCHABLE: problem = "cannot be caught by a handler"; break;
+    case PARSE_FAULT: problem = "is a fault signal (SEGV, BUS, FPE, ILL)"; break;
+    default: problem = v[0] == '\0' ? "is empty" : "is not a signal name or number"; break;
+    }
+    warn_bad(warn, "HEAPPROF_SIGNAL", v, problem, "no signal dumps");
+}
+
 void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
 {
     /* Zero first so padding and unused prefix bytes are deterministic. */
@@ -440,6 +671,8 @@ void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
     load_interval(cfg, get, warn);
     load_flush(cfg, get, warn);
     load_out(cfg, get, warn);
+    load_http(cfg, get, warn);
+    load_signal(cfg, get, warn);
 }
 
 void hp_config_warn_stderr(const char *line)
