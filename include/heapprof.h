@@ -2,15 +2,32 @@
  *
  * The library is normally preloaded (LD_PRELOAD=libheapprof.so) into a program
  * that knows nothing about it. A program that wants control can call these
- * functions; to keep running unchanged when heapprof is NOT loaded, declare
- * them weak and test for NULL:
+ * functions in one of two ways:
  *
- *     #include <heapprof.h>
- *     #pragma weak heapprof_dump
- *     ...
- *     if (heapprof_dump) heapprof_dump("/tmp/now.pb.gz");
+ *   1. Hard dependency: link with -lheapprof. The functions are always there
+ *      (linking also interposes malloc, as preloading does).
  *
- * (or link with -lheapprof to make the dependency hard). */
+ *   2. Optional, the same binary runs with and without heapprof: declare the
+ *      functions weak and test each for NULL before calling it. Do not link
+ *      -lheapprof; when the program runs under LD_PRELOAD=libheapprof.so the
+ *      dynamic linker resolves the weak references to the preloaded
+ *      definitions, otherwise they stay NULL:
+ *
+ *          #include <heapprof.h>
+ *          #pragma weak heapprof_dump
+ *          #pragma weak heapprof_set_rate
+ *          #pragma weak heapprof_get_stats
+ *          ...
+ *          if (heapprof_dump)
+ *              heapprof_dump("/tmp/now.pb.gz");
+ *
+ *      (or `extern __typeof__(heapprof_dump) heapprof_dump __attribute__((weak));`).
+ *      Mark every function you call: an unmarked one is an "undefined
+ *      reference" when the program is linked without -lheapprof. The pattern
+ *      needs an ELF platform and a dynamically linked program (the Linux
+ *      default); a static program never sees the preloaded library.
+ *
+ * tests/e2e/progs/api_demo.c is a complete example of the second way. */
 #ifndef HEAPPROF_H
 #define HEAPPROF_H
 

@@ -19,7 +19,9 @@
 #include "bootstrap_arena.h"
 #include "common.h"
 #include "flusher.h"
+#include "http_server.h"
 #include "recorder.h"
+#include "signal_dump.h"
 
 #define HP_EXPORT __attribute__((visibility("default")))
 
@@ -287,5 +289,7 @@ __attribute__((constructor)) static void heapprof_start(void) {
     int guard = hp_guard_enter(); /* the flusher's thread stack, TLS, atexit entry are ours */
     if (hp_current_rate() != 0)
         hp_flusher_start();
+    hp_signal_dump_install();
+    hp_http_start();
     hp_guard_leave(guard);
 }

@@ -16,13 +16,16 @@
 static uintptr_t own_start[HP_MAX_OWN_SEGMENTS], own_end[HP_MAX_OWN_SEGMENTS];
 static unsigned own_segments;
 
-extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+/* Declared as bytes, not as one Ehdr: the program headers that follow it are
+ * part of the same mapping, and a sized declaration makes UBSan's
+ * object-size check reject reading them. */
+extern const unsigned char __ehdr_start[] __attribute__((visibility("hidden")));
 
 void hp_stack_init(void) {
     /* Per-thread unwind caches: the global cache takes a lock with the signal
      * mask swapped around it (two rt_sigprocmask calls per use). */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    const ElfW(Ehdr) *eh = &__ehdr_start;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)(const void *)__ehdr_start;
     const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
     /* The header is mapped at vaddr 0 of the first PT_LOAD (offset 0), so its
      * address minus that vaddr is the load bias. */

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -19,7 +20,7 @@
 
 /* ---- fake environment ---- */
 
-#define MAX_VARS 8
+#define MAX_VARS 12
 static struct {
     const char *name;
     const char *value;
@@ -86,6 +87,10 @@ static void assert_defaults_except(const hp_config *cfg, const char *except)
         assert_int_equal(cfg->flush_ns, HP_DEFAULT_FLUSH_NS);
     if (strcmp(except, "OUT") != 0)
         assert_string_equal(cfg->out_prefix, HP_DEFAULT_OUT);
+    if (strcmp(except, "HTTP") != 0)
+        assert_int_equal(cfg->http.family, 0); /* no server unless asked for */
+    if (strcmp(except, "SIGNAL") != 0)
+        assert_int_equal(cfg->dump_signal, 0);
 }
 
 /* ---- defaults ---- */
@@ -281,7 +286,6 @@ static void test_all_at_once(void **state)
 }
 
 /* ---- bad values ---- */
-
 /* The brief's list of bad inputs, applied to every numeric variable. */
 static const char *const k_bad_common[] = {
     "abc", "-5", "1e99", "12abc", "", "99999999999999999999999",
@@ -467,12 +471,128 @@ static void test_out_bad(void **state)
     }
 }
 
+/* ---- HEAPPROF_HTTP and HEAPPROF_SIGNAL (issue 6) ---- */
+
+static void test_http_good(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int family;
+        unsigned char addr[16];
+        unsigned port;
+        int loopback;
+    } cases[] = {
+        {"127.0.0.1:6060", HP_HTTP_INET, {127, 0, 0, 1}, 6060, 1},
+        {":6060", HP_HTTP_INET, {127, 0, 0, 1}, 6060, 1}, /* bare port: loopback, never "any" */
+        {"6060", HP_HTTP_INET, {127, 0, 0, 1}, 6060, 1},
+        {"localhost:1", HP_HTTP_INET, {127, 0, 0, 1}, 1, 1},
+        {"127.1.2.3:65535", HP_HTTP_INET, {127, 1, 2, 3}, 65535, 1},
+        {"[::1]:6060", HP_HTTP_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 6060, 1},
+        {"[::ffff:127.0.0.1]:80", HP_HTTP_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1}, 80, 1},
+        {"0.0.0.0:6060", HP_HTTP_INET, {0, 0, 0, 0}, 6060, 0}, /* explicit: allowed, warned at start */
+        {"192.168.1.5:8080", HP_HTTP_INET, {192, 168, 1, 5}, 8080, 0},
+        {"[::]:6060", HP_HTTP_INET6, {0}, 6060, 0},
+        {"[fe80::1]:7", HP_HTTP_INET6, {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 7, 0},
+    };
+    for (size_t i = 0; i < HP_ARRAY_LEN(cases); i++) {
+        hp_config cfg;
+        env_clear();
+        env_set("HEAPPROF_HTTP", cases[i].text);
+        load(&cfg);
+        if (g_warn_count != 0)
+            fail_msg("HTTP=%s warned: %s", cases[i].text, g_warn_last);
+        assert_int_equal(cfg.http.family, cases[i].family);
+        assert_memory_equal(cfg.http.addr, cases[i].addr, cases[i].family == HP_HTTP_INET ? 4 : 16);
+        assert_int_equal(cfg.http.port, cases[i].port);
+        assert_int_equal(cfg.http.loopback, cases[i].loopback);
+        assert_defaults_except(&cfg, "HTTP");
+    }
+}
+
+static void test_http_bad(void **state)
+{
+    (void)state;
+    static const char *const syntax[] = {
+        "abc", "127.0.0.1", "127.0.0.1:", ":", "::1:6060", "[::1]", "[::1]6060", "[::1]:",
+        "[]:6060", "[127.0.0.1]:6060", "example.com:80", "1.2.3:80", "1.2.3.4.5:80", "256.0.0.1:80",
+        ":60x", ": 6060", ":6060 ", "[::1%lo]:6060", "-1", "http://127.0.0.1:6060", "\xc3\xa9:1",
+    };
+    static const char *const range[] = {":0", "0", ":65536", "127.0.0.1:99999999999999999999999"};
+    run_bad("HTTP", syntax, HP_ARRAY_LEN(syntax), "; using no HTTP server", "is not [address]:port",
+            "has a port out of range");
+    run_bad("HTTP", range, HP_ARRAY_LEN(range), "; using no HTTP server", "has a port out of range (1 to 65535)",
+            "has a port out of range (1 to 65535)");
+    hp_config cfg;
+    env_clear();
+    env_set("HEAPPROF_HTTP", "nope");
+    load(&cfg);
+    assert_string_equal(g_warn_last, "heapprof: HEAPPROF_HTTP=\"nope\" is not [address]:port "
+                                     "(:6060, 127.0.0.1:6060, [::1]:6060); using no HTTP server");
+    env_clear();
+    env_set("HEAPPROF_HTTP", "");
+    load(&cfg);
+    assert_string_equal(g_warn_last, "heapprof: HEAPPROF_HTTP=\"\" is empty; using no HTTP server");
+}
+
+static void test_signal_good(void **state)
+{
+    (void)state;
+    const struct {
+        const char *text;
+        int want;
+    } cases[] = {
+        {"SIGUSR2", SIGUSR2}, {"USR2", SIGUSR2},   {"usr2", SIGUSR2},   {"SigUsr1", SIGUSR1},
+        {"12", 12},           {"SIGHUP", SIGHUP},  {"PROF", SIGPROF},   {"SIGWINCH", SIGWINCH},
+        {"RTMIN", SIGRTMIN},  {"SIGRTMIN+2", SIGRTMIN + 2}, {"rtmax", SIGRTMAX}, {"SIGRTMAX-1", SIGRTMAX - 1},
+        {"SIGTERM", SIGTERM}, {"ABRT", SIGABRT},
+    };
+    for (size_t i = 0; i < HP_ARRAY_LEN(cases); i++) {
+        hp_config cfg;
+        env_clear();
+        env_set("HEAPPROF_SIGNAL", cases[i].text);
+        load(&cfg);
+        if (g_warn_count != 0)
+            fail_msg("SIGNAL=%s warned: %s", cases[i].text, g_warn_last);
+        assert_int_equal(cfg.dump_signal, cases[i].want);
+        assert_defaults_except(&cfg, "SIGNAL");
+    }
+}
+
+static void test_signal_bad(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "FOO", "SIG", "SIGUSR3", "USR2 ", "0", "65", "-12", "12x", "SIGKILL", "9", "STOP", "SIGSEGV",
+        "BUS", "8", "ILL", "32", "33", "SIGRTMIN+999", "RTMIN+", "RTMIN-1", "RTMAX+1", "SIG USR2",
+        "", "\x1b[31m",
+    };
+    run_bad("SIGNAL", bad, HP_ARRAY_LEN(bad), "; using no signal dumps", "HEAPPROF_SIGNAL=", "HEAPPROF_SIGNAL=");
+    hp_config cfg;
+    static const struct {
+        const char *text, *line;
+    } exact[] = {
+        {"FOO", "heapprof: HEAPPROF_SIGNAL=\"FOO\" is not a signal name or number; using no signal dumps"},
+        {"KILL", "heapprof: HEAPPROF_SIGNAL=\"KILL\" cannot be caught by a handler; using no signal dumps"},
+        {"SIGSEGV", "heapprof: HEAPPROF_SIGNAL=\"SIGSEGV\" is a fault signal (SEGV, BUS, FPE, ILL); "
+                    "using no signal dumps"},
+        {"999", "heapprof: HEAPPROF_SIGNAL=\"999\" is out of range (1 to SIGRTMAX); using no signal dumps"},
+    };
+    for (size_t i = 0; i < HP_ARRAY_LEN(exact); i++) {
+        env_clear();
+        env_set("HEAPPROF_SIGNAL", exact[i].text);
+        load(&cfg);
+        assert_string_equal(g_warn_last, exact[i].line);
+    }
+}
+
 /* Unset means "default, silently"; set-but-empty is a mistake worth a line. */
 static void test_unset_vs_empty(void **state)
 {
     (void)state;
     static const char *const vars[] = {"HEAPPROF_RATE",     "HEAPPROF_SEED",     "HEAPPROF_DEPTH",
-                                       "HEAPPROF_INTERVAL", "HEAPPROF_FLUSH_MS", "HEAPPROF_OUT"};
+                                       "HEAPPROF_INTERVAL", "HEAPPROF_FLUSH_MS", "HEAPPROF_OUT",
+                                       "HEAPPROF_HTTP",     "HEAPPROF_SIGNAL"};
     hp_config cfg;
     load(&cfg);
     assert_int_equal(g_warn_count, 0);
@@ -483,12 +603,12 @@ static void test_unset_vs_empty(void **state)
         assert_int_equal(g_warn_count, 1);
         assert_defaults_except(&cfg, "");
     }
-    /* all six empty: one line each, six in total */
+    /* all empty: one line each */
     env_clear();
     for (size_t i = 0; i < HP_ARRAY_LEN(vars); i++)
         env_set(vars[i], "");
     load(&cfg);
-    assert_int_equal(g_warn_count, 6);
+    assert_int_equal(g_warn_count, (int)HP_ARRAY_LEN(vars));
 }
 
 /* Non-printable and long values are escaped and cut so the line stays one
@@ -603,6 +723,10 @@ int main(void)
         cmocka_unit_test_setup(test_interval_bad, setup),
         cmocka_unit_test_setup(test_flush_bad, setup),
         cmocka_unit_test_setup(test_out_bad, setup),
+        cmocka_unit_test_setup(test_http_good, setup),
+        cmocka_unit_test_setup(test_http_bad, setup),
+        cmocka_unit_test_setup(test_signal_good, setup),
+        cmocka_unit_test_setup(test_signal_bad, setup),
         cmocka_unit_test_setup(test_unset_vs_empty, setup),
         cmocka_unit_test_setup(test_escaping, setup),
         cmocka_unit_test_setup(test_interval_locale_independent, setup),
