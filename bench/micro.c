@@ -147,6 +147,72 @@ static NOINLINE double pairs_at_depth(allocator a, size_t size, int depth) {
     return (double)(now_ns() - t0) / BATCH;
 }
 
+typedef struct {
+    allocator plain, hp;
+    int rounds;
+    unsigned want;
+    void **kept;
+    unsigned nkept;
+} shim_ctx;
+
+/* heapprof picks up a new rate in a thread at its next slow path, which at
+ * rate 0 is a gigabyte of allocation away; a fresh thread takes the slow path
+ * at its first allocation. So each phase runs in its own thread. */
+static void run_in_thread(void *(*fn)(void *), shim_ctx *c) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, c) != 0) {
+        fprintf(stderr, "bench-micro: pthread_create failed\n");
+        exit(1);
+    }
+    pthread_join(t, NULL);
+}
+
+static void *phase_warm(void *arg) {
+    shim_ctx *c = arg;
+    ab_unsampled(c->plain, c->hp, 32, 50);
+    return NULL;
+}
+
+static void *phase_fill(void *arg) {
+    shim_ctx *c = arg;
+    while (c->nkept < c->want)
+        c->kept[c->nkept++] = c->hp.m(64);
+    return NULL;
+}
+
+static void *phase_unsampled(void *arg) {
+    shim_ctx *c = arg;
+    ab_unsampled(c->plain, c->hp, 32, 50); /* this thread's first calls set it up */
+    const size_t sizes[] = {32, 512};
+    for (size_t si = 0; si < 2; si++) {
+        ab_result r = ab_unsampled(c->plain, c->hp, sizes[si], c->rounds);
+        printf("| %u | %zu | %.2f | %+.2f | %.2f | %+.2f |\n", c->nkept, sizes[si], r.plain_malloc, r.add_malloc,
+               r.plain_free, r.add_free);
+    }
+    return NULL;
+}
+
+static void *phase_sampled(void *arg) {
+    shim_ctx *c = arg;
+    const int depths[] = {10, 64};
+    for (int di = 0; di < 2; di++) {
+        double *v = xmalloc(sizeof(double) * 3 * (size_t)c->rounds);
+        double *pv = v, *hv = v + c->rounds, *dv = v + 2 * c->rounds;
+        /* Stack depth at malloc: thread start (2 frames), phase_sampled, the
+         * recursion, the batch frame. */
+        int rec = depths[di] - 4;
+        for (int r = 0; r < c->rounds; r++) {
+            pv[r] = pairs_at_depth(c->plain, 48, rec);
+            hv[r] = pairs_at_depth(c->hp, 48, rec);
+            dv[r] = hv[r] - pv[r];
+        }
+        size_t n = (size_t)c->rounds;
+        printf("| %d | %.1f | %.1f | %+.1f |\n", depths[di], median(pv, n), median(hv, n), median(dv, n));
+        free(v);
+    }
+    return NULL;
+}
+
 static void bench_shim(void) {
     const char *lib = getenv("HEAPPROF_LIB");
     if (!lib || !*lib)
@@ -170,35 +236,25 @@ static void bench_shim(void) {
         printf("shim: missing symbols in %s (skipped)\n", lib);
         return;
     }
-    int rounds = quick ? 200 : 20000;
+    shim_ctx c = {plain, hp, quick ? 200 : 20000, 0, NULL, 0};
     /* Warm both paths (lazy set-up of the thread's state, glibc's tcache). */
-    ab_unsampled(plain, hp, 32, 50);
+    set_rate(0);
+    run_in_thread(phase_warm, &c);
 
-    printf("\n## Interposed malloc/free, unsampled (glibc vs heapprof, %d interleaved batches of %d)\n\n", rounds,
+    printf("\n## Interposed malloc/free, unsampled (glibc vs heapprof, %d interleaved batches of %d)\n\n", c.rounds,
            BATCH);
     printf("| sampled blocks live | size | glibc malloc ns | +heapprof ns | glibc free ns | +heapprof ns |\n");
     printf("|---:|---:|---:|---:|---:|---:|\n");
     const unsigned lives[] = {0, 1000, 100000};
-    void **kept = xmalloc(sizeof(void *) * 100000);
-    unsigned nkept = 0;
+    c.kept = xmalloc(sizeof(void *) * 100000);
     for (size_t li = 0; li < sizeof lives / sizeof lives[0]; li++) {
-        unsigned want = quick && lives[li] > 1000 ? 1000 : lives[li];
-        if (nkept < want) {
-            /* Every allocation sampled while filling; then unsampled again. */
-            set_rate(1);
-            while (nkept < want)
-                kept[nkept++] = hp.m(64);
-            set_rate(0);
-            /* The first allocation at rate 0 takes the slow path once, to
-             * re-arm the countdown; keep it out of the timing. */
-            hp.f(hp.m(16));
+        c.want = quick && lives[li] > 1000 ? 2000 : lives[li];
+        if (c.nkept < c.want) {
+            set_rate(1); /* a new thread starts at the current rate: every allocation sampled */
+            run_in_thread(phase_fill, &c);
         }
-        const size_t sizes[] = {32, 512};
-        for (size_t si = 0; si < 2; si++) {
-            ab_result r = ab_unsampled(plain, hp, sizes[si], rounds);
-            printf("| %u | %zu | %.2f | %+.2f | %.2f | %+.2f |\n", nkept, sizes[si], r.plain_malloc, r.add_malloc,
-                   r.plain_free, r.add_free);
-        }
+        set_rate(0); /* and the measuring thread never samples */
+        run_in_thread(phase_unsampled, &c);
     }
 
     /* Fixed cost: heapprof's own memory with those blocks live, after a dump
@@ -210,32 +266,19 @@ static void bench_shim(void) {
         printf("\nheapprof own memory after a dump with %llu live samples: %.2f MiB\n",
                (unsigned long long)st.live_samples, (double)st.own_bytes / 1048576.0);
     unlink(path);
-    for (unsigned i = 0; i < nkept; i++)
-        hp.f(kept[i]);
-    free(kept);
+    for (unsigned i = 0; i < c.nkept; i++)
+        hp.f(c.kept[i]);
+    free(c.kept);
 
     /* Every allocation sampled: a pair costs glibc's pair + one sample (stack
      * capture, addrset insert, ring push, next gap) + the sampled free
      * (addrset remove, ring push). The flusher drains in the background. */
     set_rate(1);
-    int prounds = quick ? 20 : 2000;
-    printf("\n## Sampled malloc+free pair through the shim (HEAPPROF_RATE=1), %d interleaved batches\n\n", prounds);
+    c.rounds = quick ? 20 : 2000;
+    printf("\n## Sampled malloc+free pair through the shim (HEAPPROF_RATE=1), %d interleaved batches of %d\n\n",
+           c.rounds, BATCH);
     printf("| program stack depth | glibc pair ns | heapprof pair ns | added ns |\n|---:|---:|---:|---:|\n");
-    const int depths[] = {10, 64};
-    for (int di = 0; di < 2; di++) {
-        double *v = xmalloc(sizeof(double) * 3 * (size_t)prounds);
-        double *pv = v, *hv = v + prounds, *dv = v + 2 * prounds;
-        /* Stack depth: main + bench_shim + the recursion + the batch frame. */
-        int rec = depths[di] - 4;
-        for (int r = 0; r < prounds; r++) {
-            pv[r] = pairs_at_depth(plain, 48, rec);
-            hv[r] = pairs_at_depth(hp, 48, rec);
-            dv[r] = hv[r] - pv[r];
-        }
-        double pm = median(pv, (size_t)prounds), hm = median(hv, (size_t)prounds), dm = median(dv, (size_t)prounds);
-        printf("| %d | %.1f | %.1f | %+.1f |\n", depths[di], pm, hm, dm);
-        free(v);
-    }
+    run_in_thread(phase_sampled, &c);
     set_rate(0);
     /* The library stays loaded: its flusher thread lives in it. */
 }
@@ -482,22 +525,25 @@ static void bench_flusher(void) {
     }
     size_t own0 = hp_own_bytes();
 
-    /* The app side of the live samples: their addresses in the sampled set. */
+    /* Each live sample as the profiler holds it: its address in the sampled
+     * set (app side) and its ALLOC applied to the profile (flusher side);
+     * sample i on stack i % n_stacks. */
     uintptr_t base = (uintptr_t)0x7e0000000000ull;
-    uint64_t t0 = now_ns();
-    for (size_t i = 0; i < n_live; i++)
-        (void)hp_addrset_insert(base + 64 * (uintptr_t)i, i + 1);
-    uint64_t t1 = now_ns();
-    size_t own_set = hp_own_bytes();
-
-    /* The flusher side: 1M ALLOC events, sample i on stack i % n_stacks. */
     hp_profile *prof = hp_profile_new();
     unsigned char evbuf[sizeof(hp_event) + 16 * sizeof(uintptr_t)] __attribute__((aligned(16)));
     hp_event *ev = (hp_event *)(void *)evbuf;
     uint64_t seed = 9;
-    uint64_t t2 = now_ns();
+    /* Tables grow by doubling (profile) and by 4x levels (addrset), so the
+     * bytes per live sample peak right after a growth step: check the target
+     * (4 MiB + 128 B per live sample) at every 1024th sample, not just at the end. */
+    double worst_margin = -1e300;
+    size_t worst_at = 0, worst_own = 0;
+    uint64_t t_set = 0, t_apply = 0;
     for (size_t i = 0; i < n_live; i++) {
         size_t k = i % n_stacks;
+        uint64_t a0 = now_ns();
+        (void)hp_addrset_insert(base + 64 * (uintptr_t)i, i + 1);
+        uint64_t a1 = now_ns();
         memset(ev, 0, sizeof *ev);
         ev->kind = HP_EV_ALLOC;
         ev->depth = depth;
@@ -507,10 +553,22 @@ static void bench_flusher(void) {
         ev->rate = 524288;
         for (unsigned j = 0; j < depth; j++)
             ev->frames[j] = pool.pc[(k * 2654435761u + j * 40503u + (k >> 3) * j) % pool.n];
+        uint64_t a2 = now_ns();
         hp_profile_apply(prof, ev);
+        uint64_t a3 = now_ns();
+        t_set += a1 - a0;
+        t_apply += a3 - a2;
+        if ((i & 1023) == 1023) {
+            size_t own = hp_own_bytes() - own0;
+            double margin = (double)own - (4.0 * 1048576.0 + 128.0 * (double)(i + 1));
+            if (margin > worst_margin)
+                worst_margin = margin, worst_at = i + 1, worst_own = own;
+        }
     }
-    uint64_t t3 = now_ns();
     size_t own_prof = hp_own_bytes();
+    hp_addrset_stats as;
+    hp_addrset_stats_get(&as);
+    size_t own_set = own0 + (size_t)as.bytes;
     hp_profile_stats ps;
     hp_profile_stats_get(prof, &ps);
 
@@ -541,10 +599,10 @@ static void bench_flusher(void) {
     printf("\n## Flusher: %zu live samples on %llu distinct stacks (depth %u)\n\n", n_live,
            (unsigned long long)ps.stacks, depth);
     printf("| step | time | heapprof own memory after |\n|---|---:|---:|\n");
-    printf("| addrset: insert %zu addresses (app side) | %.1f ms (%.0f ns each) | %.1f MiB |\n", n_live,
-           (double)(t1 - t0) / 1e6, (double)(t1 - t0) / (double)n_live, mib(own_set - own0));
-    printf("| profile: apply %zu ALLOC events | %.1f ms (%.0f ns each) | %.1f MiB |\n", n_live,
-           (double)(t3 - t2) / 1e6, (double)(t3 - t2) / (double)n_live, mib(own_prof - own0));
+    printf("| addrset: insert %zu addresses (app side; timer included) | %.1f ms (%.0f ns each) | %.1f MiB (addrset) |\n",
+           n_live, (double)t_set / 1e6, (double)t_set / (double)n_live, mib(own_set - own0));
+    printf("| profile: apply %zu ALLOC events (timer included) | %.1f ms (%.0f ns each) | %.1f MiB (all) |\n", n_live,
+           (double)t_apply / 1e6, (double)t_apply / (double)n_live, mib(own_prof - own0));
     printf("| encode + gzip, first (reads symbol tables) | %.1f ms | peak %.1f MiB |\n", enc_ms[0],
            mib(peak[0] - own0));
     printf("| encode + gzip, again | %.1f ms | peak %.1f MiB |\n", enc_ms[1], mib(peak[1] - own0));
@@ -556,6 +614,10 @@ static void bench_flusher(void) {
     printf("target: <= 4 MiB + 128 B x %zu = %.1f MiB; measured %.1f MiB at rest, %.1f MiB at the encode's peak\n",
            n_live, 4.0 + 128.0 * (double)n_live / 1048576.0, mib(own_maps - own0),
            mib((peak[0] > peak[1] ? peak[0] : peak[1]) - own0));
+    printf("worst point against the target while growing: %.1f MiB own at %zu live samples, %s the limit by %.1f MiB "
+           "(%.0f B per live sample there)\n",
+           mib(worst_own), worst_at, worst_margin > 0 ? "OVER" : "under", fabs(worst_margin) / 1048576.0,
+           (double)worst_own / (double)worst_at);
     if (maps)
         hp_maps_free(maps);
     hp_profile_free(prof);

@@ -73,6 +73,10 @@ typedef struct hp_seg {
 #define SEG_DATA (SEG_BYTES - offsetof(hp_seg, data))
 _Static_assert(REC_HDR + HP_RING_MAX_RECORD <= SEG_DATA, "the largest record fits a segment");
 
+/* Drained segments kept per ring for reuse: enough that a producer running
+ * ahead of the flusher seldom maps (and the flusher seldom unmaps) a segment;
+ * 64 KiB at most per ring. */
+#define RING_SPARES 4
 enum { RING_UNUSED = 0, RING_FREE = 1, RING_OWNED = 2, RING_RELEASED = 3 };
 
 struct hp_ring {
@@ -81,6 +85,7 @@ struct hp_ring {
     size_t p_wpos;                        /* its write position (private copy) */
     size_t p_resv;                        /* bytes of the open reservation */
     _Atomic uint64_t p_chained;           /* segments ever put in the chain */
+    uint64_t p_woken;                     /* p_chained when the producer last woke the flusher */
 
     /* Consumer's line: written by the flusher only. */
     _Alignas(HP_CACHELINE) hp_seg *c_seg; /* segment being read (NULL: take `first`) */
@@ -89,7 +94,7 @@ struct hp_ring {
 
     /* Shared, rarely written. */
     _Alignas(HP_CACHELINE) _Atomic(hp_seg *) first; /* first segment of an owner's chain */
-    _Atomic(hp_seg *) spare;                        /* drained segment for the producer */
+    _Atomic(hp_seg *) spare[RING_SPARES];           /* drained segments for the producer */
     _Atomic int state;
     hp_ring *reg_next; /* registry link: written before publication, then immutable */
 };
@@ -197,12 +202,13 @@ void hp_rings_after_fork_child(hp_ring *keep) {
 static hp_seg *seg_get(hp_ring *r) {
     /* Acquire: pairs with the consumer's release when it handed the segment
      * back, so its last reads of that segment happen before our writes. */
-    hp_seg *s = atomic_load_explicit(&r->spare, memory_order_acquire);
-    if (s) {
-        /* Relaxed: only we move spare away from non-NULL, and the consumer
-         * publishes nothing through our NULL (it only stores when it sees one). */
-        atomic_store_explicit(&r->spare, NULL, memory_order_relaxed);
-    } else {
+    hp_seg *s = NULL;
+    for (int i = 0; i < RING_SPARES && !s; i++) {
+        s = atomic_load_explicit(&r->spare[i], memory_order_acquire);
+        if (s)
+            atomic_store_explicit(&r->spare[i], NULL, memory_order_relaxed);
+    }
+    if (!s) {
         s = hp_pages_alloc(SEG_BYTES);
         if (!s)
             return NULL;
@@ -278,11 +284,14 @@ void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes) {
     atomic_store_explicit(&cur->wpos, r->p_wpos, memory_order_release);
 }
 
-int hp_ring_backlogged(const hp_ring *r) {
+int hp_ring_backlogged(hp_ring *r) {
     /* Relaxed: an approximate wake-up hint. */
     uint64_t chained = atomic_load_explicit(&r->p_chained, memory_order_relaxed);
     uint64_t retired = atomic_load_explicit(&r->c_retired, memory_order_relaxed);
-    return chained - retired > 2;
+    if (chained - retired <= 2 || chained == r->p_woken)
+        return 0;
+    r->p_woken = chained; /* once per chained segment, not once per record */
+    return 1;
 }
 
 /* ---------------------------------------------------------------- consumer */
@@ -294,10 +303,12 @@ static void seg_retire(hp_ring *r, hp_seg *s) {
     /* Relaxed load: only we turn NULL into non-NULL, so a NULL seen stays NULL
      * until our store; release on the store: our reads of s happen before the
      * producer (acquiring it) writes into it again. */
-    if (atomic_load_explicit(&r->spare, memory_order_relaxed) == NULL)
-        atomic_store_explicit(&r->spare, s, memory_order_release);
-    else
-        hp_pages_free(s, SEG_BYTES);
+    for (int i = 0; i < RING_SPARES; i++)
+        if (atomic_load_explicit(&r->spare[i], memory_order_relaxed) == NULL) {
+            atomic_store_explicit(&r->spare[i], s, memory_order_release);
+            return;
+        }
+    hp_pages_free(s, SEG_BYTES);
 }
 
 static size_t ring_drain(hp_ring *r, hp_event_fn fn, void *ctx) {
@@ -349,7 +360,6 @@ static size_t ring_drain(hp_ring *r, hp_event_fn fn, void *ctx) {
 static void ring_reset(hp_ring *r) {
     hp_seg *cur = r->c_seg; /* the last segment of the chain: next was NULL */
     /* Relaxed: the producer is gone; the acquire of RELEASED ordered its stores. */
-    hp_seg *spare = atomic_load_explicit(&r->spare, memory_order_relaxed);
     hp_seg *first = atomic_load_explicit(&r->first, memory_order_relaxed);
     if (!cur)
         cur = first; /* never consumed anything (can only be an empty chain) */
@@ -359,14 +369,18 @@ static void ring_reset(hp_ring *r) {
     r->p_wpos = 0;
     r->p_resv = 0;
     /* Relaxed: published to the next owner by the release of FREE below. */
-    atomic_store_explicit(&r->spare, NULL, memory_order_relaxed);
+    for (int i = 0; i < RING_SPARES; i++) {
+        hp_seg *sp = atomic_load_explicit(&r->spare[i], memory_order_relaxed);
+        atomic_store_explicit(&r->spare[i], NULL, memory_order_relaxed);
+        if (sp && sp != cur)
+            hp_pages_free(sp, SEG_BYTES);
+    }
+    r->p_woken = 0;
     atomic_store_explicit(&r->first, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->p_chained, 0, memory_order_relaxed);
     atomic_store_explicit(&r->c_retired, 0, memory_order_relaxed);
     if (cur)
         hp_pages_free(cur, SEG_BYTES);
-    if (spare && spare != cur)
-        hp_pages_free(spare, SEG_BYTES);
     /* Relaxed hint, incremented before FREE becomes visible so a claimer's
      * decrement (after its acquire CAS) always comes later: never negative. */
     atomic_fetch_add_explicit(&g_free_rings, 1, memory_order_relaxed);

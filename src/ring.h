@@ -55,7 +55,7 @@ void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes);
 
 /* True when the producer has chained more than a few segments: the flusher
  * should be woken early. */
-int hp_ring_backlogged(const hp_ring *r);
+int hp_ring_backlogged(hp_ring *r);
 
 /* ---- consumer side (one thread at a time: the flusher) ---- */
 
