@@ -77,7 +77,10 @@
 #include "internal_alloc.h"
 
 #define AS_SLOTS 7          /* keys per bucket: tag word + 7 keys = one cache line */
-#define AS_BASE_SHIFT 6     /* level 0 has 64 buckets: 4 KiB of keys + 3.5 KiB of ids */
+/* Level 0 has 1024 buckets (64 KiB of keys + 56 KiB of ids, touched lazily):
+ * 5,376 entries before a second level, which covers a 2.6 GiB live heap at
+ * the default rate, so a negative lookup usually probes one level. */
+#define AS_BASE_SHIFT 10
 #define AS_GROW_SHIFT 2     /* each level has 4x the buckets of the previous */
 #define AS_MAX_LEVELS 16    /* level 15 would be 2^36 buckets: never reached */
 #define AS_BUSY ((uintptr_t)1) /* claimed slot whose address is not yet stored */
@@ -250,11 +253,42 @@ int hp_addrset_insert(uintptr_t addr, uint64_t id) {
     return -1;
 }
 
+/* The rare half of a lookup: a fingerprint matched in bucket b of level i.
+ * Out of line so the negative path keeps no registers to save. */
+static HP_NOINLINE int as_take(unsigned i, as_bucket *tab, size_t b, uint64_t cand, uintptr_t addr,
+                               uint64_t *id) {
+    for (; cand; cand &= cand - 1) {
+        int s = __builtin_ctzll(cand) / 8;
+        _Atomic uintptr_t *k = &tab[b].key[s];
+        /* Relaxed compare; a hit is confirmed with acquire below. */
+        if (atomic_load_explicit(k, memory_order_relaxed) != addr)
+            continue; /* fingerprint collision */
+        /* Acquire re-load of the same value (nobody else changes this slot,
+         * I1): pairs with the inserter's release, so the id is visible. A
+         * standalone fence would do, but ThreadSanitizer does not model fences. */
+        (void)atomic_load_explicit(k, memory_order_acquire);
+        *id = lv_ids(tab, i)[b * AS_SLOTS + (size_t)s];
+        bucket_set_tag(&tab[b], s, 0); /* before the key is freed (I4) */
+        /* Release: the next inserter of this slot writes its id and tag only
+         * after our read and clear above (I4). */
+        atomic_store_explicit(k, 0, memory_order_release);
+        atomic_fetch_sub_explicit(&g_lv[i].count, 1, memory_order_relaxed); /* after the clear (I3) */
+        return 1;
+    }
+    return 0;
+}
+
 int hp_addrset_remove(uintptr_t addr, uint64_t *id) {
     /* Acquire: pairs with as_level_get's release; every level below n has a
      * table, and its pointer is visible to the relaxed loads below. */
     unsigned n = atomic_load_explicit(&g_nlevels, memory_order_acquire);
-    uint64_t fpb = 0; /* the fingerprint in every byte, computed on first use */
+    /* The two products serve every level (each takes its own top bits) and
+     * the fingerprint: computed once, not per level. Same values as as_hash
+     * and as_fp. */
+    uint64_t a = (uint64_t)addr >> 4;
+    uint64_t p1 = a * AS_K1, p2 = (a ^ (a >> 31)) * AS_K2;
+    uint64_t f = (p2 >> 16) & 0xff;
+    uint64_t fpb = (f | (f == 0)) * AS_BYTES_LO;
     for (unsigned i = n; i-- > 0;) {
         as_level *lv = &g_lv[i];
         /* Relaxed is enough to skip: by I1 and I3 this cannot read 0 while addr
@@ -264,35 +298,16 @@ int hp_addrset_remove(uintptr_t addr, uint64_t *id) {
         as_bucket *tab = atomic_load_explicit(&lv->tab, memory_order_relaxed);
         if (HP_UNLIKELY(!tab))
             continue; /* cannot happen (I2); never dereference NULL */
-        if (!fpb)
-            fpb = as_fp(addr) * AS_BYTES_LO;
-        size_t bs[2];
-        as_hash(addr, lv_shift(i), &bs[0], &bs[1]);
+        unsigned shift = lv_shift(i);
+        size_t b1 = (size_t)(p1 >> (64 - shift)), b2 = (size_t)(p2 >> (64 - shift));
+        if (b2 == b1)
+            b2 ^= 1;
         /* Both tag words before one branch: their cache misses overlap. */
-        uint64_t m[2] = {bucket_fp_match(&tab[bs[0]], fpb), bucket_fp_match(&tab[bs[1]], fpb)};
-        if (HP_LIKELY(!(m[0] | m[1])))
+        uint64_t m1 = bucket_fp_match(&tab[b1], fpb), m2 = bucket_fp_match(&tab[b2], fpb);
+        if (HP_LIKELY(!(m1 | m2)))
             continue;
-        for (int j = 0; j < 2; j++) {
-            for (uint64_t cand = m[j]; cand; cand &= cand - 1) {
-                int s = __builtin_ctzll(cand) / 8;
-                _Atomic uintptr_t *k = &tab[bs[j]].key[s];
-                /* Relaxed compare; a hit is confirmed with acquire below. */
-                if (atomic_load_explicit(k, memory_order_relaxed) != addr)
-                    continue; /* fingerprint collision */
-                /* Acquire re-load of the same value (nobody else changes this
-                 * slot, I1): pairs with the inserter's release, so the id is
-                 * visible. A standalone fence would do, but ThreadSanitizer
-                 * does not model fences. */
-                (void)atomic_load_explicit(k, memory_order_acquire);
-                *id = lv_ids(tab, i)[bs[j] * AS_SLOTS + (size_t)s];
-                bucket_set_tag(&tab[bs[j]], s, 0); /* before the key is freed (I4) */
-                /* Release: the next inserter of this slot writes its id and
-                 * tag only after our read and clear above (I4). */
-                atomic_store_explicit(k, 0, memory_order_release);
-                atomic_fetch_sub_explicit(&lv->count, 1, memory_order_relaxed); /* after the clear (I3) */
-                return 1;
-            }
-        }
+        if ((m1 && as_take(i, tab, b1, m1, addr, id)) || (m2 && as_take(i, tab, b2, m2, addr, id)))
+            return 1;
     }
     return 0;
 }

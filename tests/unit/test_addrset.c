@@ -55,7 +55,9 @@ static void test_basic(void **state) {
     hp_addrset_stats st;
     hp_addrset_stats_get(&st);
     assert_int_equal(st.levels, 1);
-    assert_true(st.bytes <= 16384); /* a few KiB while small */
+    /* One first level of 120 KiB mapped (pages are touched only as used),
+     * within the profiler's fixed budget. */
+    assert_true(st.bytes <= 128 * 1024);
 
     uint64_t id = 0;
     assert_int_equal(hp_addrset_remove(key_of(0, 1), &id), 0); /* empty set */
@@ -237,7 +239,9 @@ static void test_cross_thread_during_growth(void **state) {
     assert_int_equal(errors, 0);
     assert_int_equal(h.errors, 0);
     assert_int_equal(hp_addrset_count(), 0);
-    assert_true(st1.levels > st0.levels || st0.levels >= 5);
+    /* Growth happened during the run, unless earlier tests already made the
+     * levels that hold this many keys (level 2 holds ~86k). */
+    assert_true(st1.levels > st0.levels || st0.levels >= 3);
 }
 
 /* ---- churn: the tombstone trap ---- */
