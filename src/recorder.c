@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,12 @@ int hp_runtime_ensure(void) {
                                                  memory_order_relaxed))
         return 0;
     hp_config_load(&hp_cfg, env_lookup, hp_config_warn_stderr);
+    /* A setuid/setgid program (AT_SECURE): secure_getenv already ignored the
+     * HEAPPROF_* variables, and with the defaults we would write profiles into
+     * whatever folder the invoking user chose, with raised privileges. Stay a
+     * pure pass-through instead. */
+    if (getauxval(AT_SECURE))
+        hp_cfg.rate = 0;
     hp_stack_init();
     if (hp_addrset_init() != 0)
         hp_cfg.rate = 0; /* nowhere to remember sampled addresses: run as a pass-through */
