@@ -7,7 +7,8 @@
 set -u
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(build-essential g++ cmake pkg-config libunwind-dev zlib1g-dev
-    libcmocka-dev golang-go graphviz)
+    libcmocka-dev golang-go graphviz
+    python3 sqlite3 git redis-server redis-tools)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: not a Debian system; make sure these (or their equivalents) are installed: ${pkgs[*]}" >&2

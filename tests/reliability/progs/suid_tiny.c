@@ -1,0 +1,20 @@
+/* Linked against libheapprof.so (not preloaded) so that a setuid-root copy of
+ * it still loads the profiler: allocates a little, prints its ids. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void *volatile sink;
+
+__attribute__((noinline)) static void suid_work(void)
+{
+    for (int i = 0; i < 100; i++)
+        sink = malloc(10000);
+}
+
+int main(void)
+{
+    suid_work();
+    printf("uid %d euid %d\n", (int)getuid(), (int)geteuid());
+    return 0;
+}
