@@ -110,18 +110,12 @@ static int fsync_retry(int fd) {
 
 /* Makes the rename itself durable. Best effort: some file systems refuse to
  * fsync a directory, and the file is already complete either way. */
+static int parent_dir(const char *path, char *dir);
+
 static void sync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
     char dir[PATH_MAX];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        if (n >= sizeof dir)
-            return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
+    if (parent_dir(path, dir) != 0)
+        return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);
@@ -145,10 +139,60 @@ static int write_temp(const char *tmp, const uint8_t *data, size_t len) {
     return err;
 }
 
+/* The folder part of path ("." when none), into dir[PATH_MAX]; 0 or -1. */
+static int parent_dir(const char *path, char *dir) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+        return 0;
+    }
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= PATH_MAX)
+        return -1;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return 0;
+}
+
+/* The preferred way: an unnamed file (O_TMPFILE) that gets its name only
+ * when complete. A process killed mid-write (abort, _exit from another
+ * thread, SIGKILL) leaves nothing behind, not even a temp name. Returns 0,
+ * an errno of the write itself, or -1 when the method is unavailable here
+ * (old kernel, a file system without O_TMPFILE, no /proc, name taken) so the
+ * caller falls back to temp name + rename. */
+static int write_unnamed(const char *path, const uint8_t *data, size_t len) {
+    char dir[PATH_MAX];
+    if (parent_dir(path, dir) != 0)
+        return -1;
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    int err = write_all(fd, data, len);
+    if (!err)
+        err = fsync_retry(fd);
+    if (!err) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        /* linkat never replaces: an existing name (a dump to a chosen path,
+         * written twice) takes the rename route instead. */
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
+            err = -1;
+    }
+    close(fd);
+    return err;
+}
+
 int hp_write_atomic(const char *path, const uint8_t *data, size_t len) {
     int saved_errno = errno; /* may run on an application thread at exit */
     if (!path || !path[0])
         return EINVAL;
+    int unnamed = write_unnamed(path, data, len);
+    if (unnamed >= 0) {
+        if (unnamed == 0)
+            sync_parent_dir(path);
+        errno = saved_errno;
+        return unnamed;
+    }
     size_t n = strlen(path) + sizeof ".tmp." + 3 * sizeof(long);
     char *tmp = hp_malloc(n);
     if (!tmp)

@@ -39,7 +39,11 @@ static int flusher_running;
 static _Atomic uint32_t wake_word;
 static _Atomic int dump_requested; /* relaxed: a flag re-read after every wake */
 static _Atomic int stop_requested;  /* relaxed: same */
-static _Atomic int exit_done;       /* once-only final dump, whichever exit path runs */
+/* The final dump: EXIT_NONE, then EXIT_RUNNING while one exiting thread
+ * writes it, then EXIT_DONE. Acquire/release: a thread that waits for
+ * EXIT_DONE sees the file written. */
+enum { EXIT_NONE, EXIT_RUNNING, EXIT_DONE };
+static _Atomic int exit_done;
 
 static void warn_line(const char *line) { hp_config_warn_stderr(line); }
 
@@ -246,22 +250,46 @@ static int spawn_flusher(void) {
     return err;
 }
 
-static void at_exit(void) {
-    if (atomic_exchange_explicit(&exit_done, 1, memory_order_relaxed))
-        return;
-    if (!flusher_running)
-        return;
-    atomic_store_explicit(&stop_requested, 1, memory_order_relaxed);
-    hp_flusher_wake();
-    /* Never hang the exiting program on the profiler: give the final dump a
-     * bounded time. */
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
-    if (pthread_timedjoin_np(flusher_thread, NULL, &deadline) != 0)
-        warn_line("heapprof: the final dump did not finish within 10 s; exiting without it");
-    flusher_running = 0;
+/* Waits (at most 10 s) until the thread writing the final dump is done. */
+static void wait_final_dump(void) {
+    for (int ms = 0; ms < 10000; ms++) {
+        if (atomic_load_explicit(&exit_done, memory_order_acquire) == EXIT_DONE)
+            return;
+        struct timespec one_ms = {0, 1000000};
+        nanosleep(&one_ms, NULL);
+    }
 }
+
+/* The final dump, once per process, from the first exit path that gets here.
+ * Every other exiting thread waits for it: when several threads call exit()
+ * at once, glibc runs each exit handler on one of them only, and a thread
+ * that finds nothing left to run goes straight on to _exit, which would cut
+ * the dump off. So it runs from exit() itself (exit_hook.c), from atexit and
+ * as a destructor: whichever way a thread leaves, it writes or waits. */
+void hp_flusher_final_dump(void) {
+    int expected = EXIT_NONE;
+    if (!atomic_compare_exchange_strong_explicit(&exit_done, &expected, EXIT_RUNNING, memory_order_acquire,
+                                                 memory_order_acquire)) {
+        if (expected == EXIT_RUNNING)
+            wait_final_dump();
+        return;
+    }
+    if (flusher_running) {
+        atomic_store_explicit(&stop_requested, 1, memory_order_relaxed);
+        hp_flusher_wake();
+        /* Never hang the exiting program on the profiler: give the final dump
+         * a bounded time. */
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 10;
+        if (pthread_timedjoin_np(flusher_thread, NULL, &deadline) != 0)
+            warn_line("heapprof: the final dump did not finish within 10 s; exiting without it");
+        flusher_running = 0;
+    }
+    atomic_store_explicit(&exit_done, EXIT_DONE, memory_order_release);
+}
+
+__attribute__((destructor)) static void final_dump_from_destructor(void) { hp_flusher_final_dump(); }
 
 static void fork_prepare(void) { pthread_mutex_lock(&state_lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&state_lock); }
@@ -277,7 +305,7 @@ static void fork_child(void) {
     int was_running = flusher_running;
     flusher_running = 0;
     atomic_store_explicit(&stop_requested, 0, memory_order_relaxed);
-    atomic_store_explicit(&exit_done, 0, memory_order_relaxed);
+    atomic_store_explicit(&exit_done, EXIT_NONE, memory_order_relaxed);
     if (was_running)
         spawn_flusher();
 }
@@ -324,7 +352,7 @@ int hp_flusher_start(void) {
     if (!handlers_registered) {
         handlers_registered = 1;
         pthread_atfork(fork_prepare, fork_parent, fork_child);
-        atexit(at_exit);
+        atexit(hp_flusher_final_dump);
     }
 out:
     pthread_mutex_unlock(&start_lock);

@@ -15,6 +15,10 @@
  * exit and fork handlers. Returns 0 or an errno value. */
 int hp_flusher_start(void);
 
+/* The final dump, once per process: the first caller writes it (through the
+ * flusher thread), later callers wait for it, at most 10 s. For exit paths. */
+void hp_flusher_final_dump(void);
+
 /* Async-signal-safe: makes the flusher drain now. */
 void hp_flusher_wake(void);
 

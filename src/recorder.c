@@ -24,6 +24,7 @@ hp_config hp_cfg;
 typedef struct hp_thread_state {
     int started;
     int guard;     /* inside heapprof on this thread: never sample, never recurse */
+    int internal;  /* the guard is up for heapprof's own work (its threads, start-up, the API) */
     int ring_busy; /* between reserve and commit on our ring: a signal handler must not push */
     int exited;    /* thread-exit destructor ran: no more sampling, frees spill */
     hp_ring *ring;
@@ -42,7 +43,7 @@ static _Atomic uint64_t current_rate;
 /* Relaxed: only uniqueness matters for id blocks and seed ordinals. */
 static _Atomic uint64_t next_id_block = 1;
 static _Atomic uint64_t thread_ordinal;
-static _Atomic uint64_t stat_spilled, stat_unrecorded;
+static _Atomic uint64_t stat_spilled, stat_unrecorded, stat_nested;
 static pthread_key_t exit_key;
 
 #define HP_ID_BLOCK 65536
@@ -139,14 +140,17 @@ static uint64_t next_sample_id(void) {
 }
 
 static void take_sample(void *p, size_t size, uint64_t rate) {
+    /* Busy from before the ring is even looked up: a signal handler's free
+     * arriving anywhere in here must not touch this thread's ring. */
+    tls.ring_busy = 1;
     hp_ring *r = thread_ring();
     unsigned depth = hp_cfg.depth;
     hp_event *ev = r ? hp_ring_reserve(r, hp_event_bytes(depth)) : NULL;
     if (!ev) {
+        tls.ring_busy = 0;
         atomic_fetch_add_explicit(&stat_unrecorded, 1, memory_order_relaxed);
         return;
     }
-    tls.ring_busy = 1;
     int truncated = 0;
     unsigned n = hp_stack_capture(ev->frames, depth, &truncated);
     uint64_t id = next_sample_id();
@@ -171,7 +175,15 @@ static void take_sample(void *p, size_t size, uint64_t rate) {
 }
 
 void hp_record_alloc(void *p, size_t size) {
-    if (tls.guard || tls.exited)
+    if (HP_UNLIKELY(tls.guard)) {
+        /* Due for a sample, but this thread is in the middle of recording one:
+         * a signal handler (or the unwinder) allocating. It cannot be sampled
+         * without re-entering the ring; it is counted so the loss is visible. */
+        if (!tls.internal)
+            atomic_fetch_add_explicit(&stat_nested, 1, memory_order_relaxed);
+        return;
+    }
+    if (tls.exited)
         return;
     int saved_errno = errno;
     tls.guard = 1;
@@ -245,8 +257,8 @@ void hp_record_free(uintptr_t addr, uint64_t id) {
     }
     int outer = tls.guard;
     tls.guard = 1;
-    hp_ring *r = thread_ring();
     tls.ring_busy = 1;
+    hp_ring *r = thread_ring();
     hp_event *ev = r ? hp_ring_reserve(r, sizeof(hp_event)) : NULL;
     if (ev) {
         memset(ev, 0, sizeof *ev);
@@ -265,15 +277,20 @@ void hp_record_free(uintptr_t addr, uint64_t id) {
 }
 
 int hp_guard_enter(void) {
-    int previous = tls.guard;
+    int previous = tls.guard | tls.internal << 1;
     tls.guard = 1;
+    tls.internal = 1;
     return previous;
 }
 
-void hp_guard_leave(int previous) { tls.guard = previous; }
+void hp_guard_leave(int previous) {
+    tls.guard = previous & 1;
+    tls.internal = previous >> 1 & 1;
+}
 
 void hp_thread_mark_internal(void) {
     tls.guard = 1;
+    tls.internal = 1;
     tls.started = 1;
     hp_tls_bytes_left = UINT64_MAX;
 }
@@ -282,5 +299,6 @@ void hp_recorder_after_fork_child(void) { hp_rings_after_fork_child(tls.ring); }
 
 void hp_recorder_stats_get(hp_recorder_stats *out) {
     out->spilled = atomic_load_explicit(&stat_spilled, memory_order_relaxed);
-    out->unrecorded = atomic_load_explicit(&stat_unrecorded, memory_order_relaxed);
+    out->unrecorded = atomic_load_explicit(&stat_unrecorded, memory_order_relaxed) +
+                      atomic_load_explicit(&stat_nested, memory_order_relaxed);
 }

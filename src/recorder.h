@@ -56,7 +56,8 @@ void hp_recorder_after_fork_child(void);
 
 typedef struct hp_recorder_stats {
     uint64_t spilled;  /* FREE events that took the spill path */
-    uint64_t unrecorded; /* samples skipped for lack of memory */
+    uint64_t unrecorded; /* samples skipped: no memory, or due while this thread was
+                            already recording one (a signal handler allocating) */
 } hp_recorder_stats;
 void hp_recorder_stats_get(hp_recorder_stats *out);
 
