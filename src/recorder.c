@@ -196,10 +196,12 @@ void hp_record_alloc(void *p, size_t size) {
         /* Off: come back only after a gigabyte, to notice heapprof_set_rate. */
         hp_tls_bytes_left = HP_RATE_RECHECK_BYTES;
     } else if (tls.started || !thread_start(size, rate)) {
-        take_sample(p, size, rate);
         /* Like Go, the next gap starts after this allocation; what was left of
-         * the old gap is not carried over (the process is memoryless). */
+         * the old gap is not carried over (the process is memoryless). Drawn
+         * before sampling, so an allocation nested inside the sample (a signal
+         * handler) is only counted as missed when it was really due. */
         hp_tls_bytes_left = (uint64_t)hp_sampler_next_gap(&tls.rng, rate);
+        take_sample(p, size, rate);
     }
     tls.guard = 0;
     errno = saved_errno;

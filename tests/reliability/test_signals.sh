@@ -36,7 +36,9 @@ if expect_clean_run sig; then
     check "handler_alloc: every allocation recorded or counted as unrecorded ($got recorded + ${unrec:-?} unrecorded = $want?)" \
         test $((got + ${unrec:-0})) = "$want"
 fi
-RELI_ALLOW_UNRECORDED=
+# Handler allocations that interrupt a sample in progress are counted as
+# unrecorded at any rate (they cannot be sampled re-entrantly); still never lost.
+RELI_ALLOW_UNRECORDED=1
 run sig.default HEAPPROF_RATE=4096 -- "$RELI_BIN/sigstorm" 1
 expect_clean_run sig.default && check_profiles sig.4096 "$TMP/sig.default" final
 finish
