@@ -9,6 +9,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -284,8 +285,16 @@ HP_EXPORT size_t malloc_usable_size(void *p) {
 /* Start-up outside any malloc call: the flusher thread can be created here
  * safely (the loader lock is not held by an allocation of ours). */
 __attribute__((constructor)) static void heapprof_start(void) {
-    if (!ready() || !hp_runtime_ensure())
+    if (!ready())
         return;
+    /* Another thread (started by an earlier constructor) may be in the middle
+     * of the one-time set-up; it does not block or allocate, so wait for it
+     * rather than skip starting the flusher. */
+    for (int spins = 0; !hp_runtime_ensure(); spins++) {
+        if (spins > 100000)
+            return;
+        sched_yield();
+    }
     int guard = hp_guard_enter(); /* the flusher's thread stack, TLS, atexit entry are ours */
     if (hp_current_rate() != 0)
         hp_flusher_start();
