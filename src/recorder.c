@@ -34,6 +34,11 @@ typedef struct hp_thread_state {
 
 static HP_TLS hp_thread_state tls;
 
+/* The flags above are read by a signal handler running on the same thread:
+ * a compiler barrier keeps their stores where the code puts them, around the
+ * ring operations (which link-time optimisation may inline). */
+#define HP_SIGNAL_BARRIER() atomic_signal_fence(memory_order_seq_cst)
+
 /* 0 = not yet, 1 = being set up, 2 = ready. Acquire/release so a thread that
  * sees 2 also sees the configuration written before it. */
 static _Atomic int init_state;
@@ -143,10 +148,12 @@ static void take_sample(void *p, size_t size, uint64_t rate) {
     /* Busy from before the ring is even looked up: a signal handler's free
      * arriving anywhere in here must not touch this thread's ring. */
     tls.ring_busy = 1;
+    HP_SIGNAL_BARRIER();
     hp_ring *r = thread_ring();
     unsigned depth = hp_cfg.depth;
     hp_event *ev = r ? hp_ring_reserve(r, hp_event_bytes(depth)) : NULL;
     if (!ev) {
+        HP_SIGNAL_BARRIER();
         tls.ring_busy = 0;
         atomic_fetch_add_explicit(&stat_unrecorded, 1, memory_order_relaxed);
         return;
@@ -169,6 +176,7 @@ static void take_sample(void *p, size_t size, uint64_t rate) {
         hp_ring_commit(r, ev, hp_event_bytes(n));
     else
         atomic_fetch_add_explicit(&stat_unrecorded, 1, memory_order_relaxed);
+    HP_SIGNAL_BARRIER();
     tls.ring_busy = 0;
     if (hp_ring_backlogged(r))
         hp_flusher_wake();
@@ -187,6 +195,7 @@ void hp_record_alloc(void *p, size_t size) {
         return;
     int saved_errno = errno;
     tls.guard = 1;
+    HP_SIGNAL_BARRIER();
     if (!hp_runtime_ensure()) {
         tls.guard = 0;
         return;
@@ -260,6 +269,7 @@ void hp_record_free(uintptr_t addr, uint64_t id) {
     int outer = tls.guard;
     tls.guard = 1;
     tls.ring_busy = 1;
+    HP_SIGNAL_BARRIER();
     hp_ring *r = thread_ring();
     hp_event *ev = r ? hp_ring_reserve(r, sizeof(hp_event)) : NULL;
     if (ev) {
@@ -269,6 +279,7 @@ void hp_record_free(uintptr_t addr, uint64_t id) {
         ev->addr = addr;
         hp_ring_commit(r, ev, sizeof(hp_event));
     }
+    HP_SIGNAL_BARRIER();
     tls.ring_busy = 0;
     if (!ev)
         spill_free(addr, id);
