@@ -16,4 +16,16 @@
 
 #define HP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Value of a hexadecimal digit, -1 for anything else (locale-independent,
+ * unlike isxdigit: parsing may run inside the program's first malloc). */
+static inline int hp_hex_digit(unsigned char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

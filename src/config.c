@@ -77,17 +77,6 @@ static enum parse_status parse_u64_st(const char *text, uint64_t min, uint64_t m
     return PARSE_OK;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A seed is any u64, written in decimal or as 0x-prefixed hex (seeds are
  * often copied from logs or hashes in hex). */
 static enum parse_status parse_seed_st(const char *text, uint64_t *out)
@@ -96,10 +85,10 @@ static enum parse_status parse_seed_st(const char *text, uint64_t *out)
         const char *p = text + 2;
         uint64_t v = 0;
         int overflow = 0;
-        if (hex_value(*p) < 0)
+        if (hp_hex_digit((unsigned char)*p) < 0)
             return PARSE_SYNTAX;
         for (; *p != '\0'; p++) {
-            int d = hex_value(*p);
+            int d = hp_hex_digit((unsigned char)*p);
             if (d < 0)
                 return PARSE_SYNTAX;
             if (v >> 60)

@@ -4,6 +4,7 @@
  * bytes" exit is HP_HTTP_NEED_MORE, every grammar violation HP_HTTP_BAD with
  * the status RFC 9110/9112 suggests. Nothing here allocates or keeps state
  * between calls, which is what makes it a good libFuzzer target. */
+#include "common.h"
 #include "http_request.h"
 
 #include <string.h>
@@ -23,17 +24,6 @@ static int is_target_char(unsigned char c) { return c >= 0x21 && c <= 0x7e; }
  * other control characters (a bare CR or a NUL could smuggle a line end past
  * a proxy that reads the head differently). */
 static int is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
-
-static int hex_digit(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
 
@@ -65,7 +55,7 @@ static long decode(const char *s, size_t n, int plus_is_space, char *out, size_t
         if (c == '%') {
             if (i + 2 >= n) /* needs s[i + 1] and s[i + 2] */
                 return -1;
-            int hi = hex_digit((unsigned char)s[i + 1]), lo = hex_digit((unsigned char)s[i + 2]);
+            int hi = hp_hex_digit((unsigned char)s[i + 1]), lo = hp_hex_digit((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (unsigned char)(hi * 16 + lo);
