@@ -8,6 +8,7 @@ set -u
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(build-essential g++ cmake pkg-config libunwind-dev zlib1g-dev
     libcmocka-dev golang-go graphviz
+    clang libclang-rt-14-dev
     python3 sqlite3 git redis-server redis-tools)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -3,8 +3,9 @@
 #   1. RelWithDebInfo build with -Werror, all tests (unit + end-to-end)
 #   2. unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. unit tests built with ThreadSanitizer
-# Build folders: build-test, build-asan, build-tsan (prefix: HEAPPROF_BUILD_ROOT,
-# default "build"). Missing Debian packages are installed first.
+#   4. libFuzzer targets (clang), each run for a bounded time (ctest -L fuzz)
+# Build folders: build-test, build-asan, build-tsan, build-fuzz (prefix:
+# HEAPPROF_BUILD_ROOT, default "build"). Missing Debian packages are installed first.
 # Exit status 0 only if every stage passed.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -15,6 +16,9 @@ results=()
 failed=0
 
 # stage NAME BUILD_DIR CTEST_ARGS -- CMAKE_ARGS...
+# Variables set on the call apply to that stage only (bash exports them to the
+# function's commands): CC/CXX pick the compiler of a fresh build folder, and
+# build_targets limits what is built (default: everything).
 stage() {
     local name=$1 dir=$2 ctest_args=$3
     shift 4
@@ -22,7 +26,7 @@ stage() {
     local start=$SECONDS status=PASS
     if ! cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPPROF_WERROR=ON "$@"; then
         status="FAIL (configure)"
-    elif ! cmake --build "$dir" -j "$jobs"; then
+    elif ! cmake --build "$dir" -j "$jobs" ${build_targets:+--target $build_targets}; then
         status="FAIL (build)"
     elif ! (cd "$dir" && ctest --output-on-failure -j "$jobs" $ctest_args); then
         status="FAIL (tests)"
@@ -34,6 +38,10 @@ stage() {
 stage "all tests (-Werror)" "${root}-test" "" -- -DHEAPPROF_SANITIZE=
 stage "unit tests, address,undefined" "${root}-asan" "-L unit" -- -DHEAPPROF_SANITIZE=address,undefined
 stage "unit tests, thread" "${root}-tsan" "-L unit" -- -DHEAPPROF_SANITIZE=thread
+# libFuzzer is clang's; only the fuzzers are built (the rest of the project is
+# built and tested with gcc above).
+CC=clang CXX=clang++ build_targets=fuzzers \
+    stage "fuzzers, bounded runs" "${root}-fuzz" "-L fuzz" -- -DHEAPPROF_FUZZ=ON -DHEAPPROF_SANITIZE=
 
 echo
 echo "=== summary ==="

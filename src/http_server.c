@@ -531,7 +531,9 @@ static void serve_heap(conn *c)
         return;
     }
     c->state = CONN_WAITING;
-    c->deadline_ms = now_ms() + seconds * 1000u;
+    /* Counted from the snapshot, rounded up to the millisecond clock the poll
+     * loop uses: the window is never shorter than asked (duration_nanos). */
+    c->deadline_ms = (c->base_ns + 999999u) / 1000000u + seconds * 1000u;
 }
 
 static void handle_request(conn *c)
