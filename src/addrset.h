@@ -30,7 +30,8 @@ typedef struct hp_addrset_stats {
     uint32_t levels;          /* tables created so far (each 4x the previous) */
     uint32_t nonempty_levels; /* tables a negative lookup has to probe */
     uint64_t slots;           /* total capacity */
-    uint64_t bytes;           /* memory held by the tables */
+    uint64_t bytes;           /* memory held by the tables and the filter */
+    uint64_t filter_bytes;    /* of which the counting filter (fixed) */
 } hp_addrset_stats;
 void hp_addrset_stats_get(hp_addrset_stats *out);
 
