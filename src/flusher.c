@@ -33,6 +33,7 @@ static unsigned reported_errors[8]; /* errno values already reported once */
 
 static pthread_t flusher_thread;
 static int flusher_running;
+static pid_t flusher_pid; /* the process whose flusher it is (fork updates it) */
 /* Futex word: bumped by every wake-up so a wake between the flusher's check
  * and its wait is never lost. Relaxed increments: the futex syscall itself
  * orders the wake against the wait. */
@@ -247,6 +248,7 @@ static int spawn_flusher(void) {
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     flusher_running = err == 0;
+    flusher_pid = getpid();
     return err;
 }
 
@@ -267,6 +269,11 @@ static void wait_final_dump(void) {
  * the dump off. So it runs from exit() itself (exit_hook.c), from atexit and
  * as a destructor: whichever way a thread leaves, it writes or waits. */
 void hp_flusher_final_dump(void) {
+    /* A vfork child (or a raw clone) shares our memory but is another
+     * process, with no flusher of its own and no atfork handlers run: if it
+     * calls exit() it must not stop or wait for the parent's flusher. */
+    if (flusher_running && getpid() != flusher_pid)
+        return;
     int expected = EXIT_NONE;
     if (!atomic_compare_exchange_strong_explicit(&exit_done, &expected, EXIT_RUNNING, memory_order_acquire,
                                                  memory_order_acquire)) {
