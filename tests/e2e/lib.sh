@@ -121,14 +121,12 @@ pids() {
     series "$1" | sed -E 's/.*\.([0-9]+)\.[0-9]+\.pb\.gz$/\1/' | sort -u
 }
 
-# values FILE [PPROF_FLAGS...]: one line per leaf function of the profile:
-#   function<TAB>alloc_objects<TAB>alloc_space<TAB>inuse_objects<TAB>inuse_space
-# summed over the samples whose innermost frame is that function (pprof's
-# "flat"). Read from `go tool pprof -raw`, so values are exact, not rounded.
-values() {
-    local file=$1
-    shift
-    go tool pprof -raw "$@" "$file" 2>"$TMP/pprof.err" | awk '
+# raw_stacks: reads `go tool pprof -raw` text on stdin and prints one line per
+# sample:
+#   alloc_objects<TAB>alloc_space<TAB>inuse_objects<TAB>inuse_space<TAB>f1;f2;...
+# (innermost function first, inlined frames included; "??" when unnamed).
+raw_stacks() {
+    awk '
         /^Samples:/ { sec = "hdr"; next }
         sec == "hdr" {
             for (i = 1; i <= NF; i++) { t = $i; sub(/\/.*/, "", t); col[t] = i }
@@ -138,30 +136,48 @@ values() {
         /^Mappings/ { sec = "map"; next }
         sec == "samples" && /^ *-?[0-9]+ .*: / {
             split($0, parts, ":")
-            nv = split(parts[1], v, " ")
-            split(parts[2], ids, " ")
+            split(parts[1], v, " ")
             ns++
-            leaf[ns] = ids[1]
-            for (i = 1; i <= nv; i++) val[ns, i] = v[i]
+            ids[ns] = parts[2]
+            line[ns] = v[col["alloc_objects"]] "\t" v[col["alloc_space"]] "\t" v[col["inuse_objects"]] "\t" v[col["inuse_space"]]
             next
         }
         sec == "loc" && /^ *[0-9]+: 0x/ {
             id = $1; sub(/:/, "", id)
             s = $0
-            sub(/^ *[0-9]+: 0x[0-9a-f]+ /, "", s)
-            sub(/^M=[0-9]+ /, "", s)
-            sub(/^\[F\] /, "", s)
+            sub(/^ *[0-9]+: 0x[0-9a-f]+ /, "", s); sub(/^M=[0-9]+ /, "", s); sub(/^\[F\] /, "", s)
             sub(/ [^ ]*:-?[0-9]+ s=-?[0-9]+.*$/, "", s)
-            if (s == "" ) s = "??"
-            name[id] = s
+            if (s == "") s = "??"
+            name[id] = s; last = id; next
+        }
+        sec == "loc" && /^  +[^ ]/ && last != "" {
+            # An inlined frame: the outer function, listed after the inner one.
+            s = $0; sub(/^ +/, "", s); sub(/ [^ ]*:-?[0-9]+ s=-?[0-9]+.*$/, "", s)
+            name[last] = name[last] ";" s; next
         }
         END {
-            split("alloc_objects alloc_space inuse_objects inuse_space", want, " ")
             for (k = 1; k <= ns; k++) {
-                f = (leaf[k] in name) ? name[leaf[k]] : "??"
-                seen[f] = 1
-                for (w = 1; w <= 4; w++) if (want[w] in col) sum[f, w] += val[k, col[want[w]]]
+                n = split(ids[k], l, " "); f = ""
+                for (j = 1; j <= n; j++) f = f (j > 1 ? ";" : "") ((l[j] in name) ? name[l[j]] : "??")
+                print line[k] "\t" f
             }
+        }'
+}
+
+# values FILE [PPROF_FLAGS...]: one line per leaf function of the profile:
+#   function<TAB>alloc_objects<TAB>alloc_space<TAB>inuse_objects<TAB>inuse_space
+# summed over the samples whose innermost frame is that function (pprof's
+# "flat"). Read from `go tool pprof -raw`, so values are exact, not rounded.
+values() {
+    local file=$1
+    shift
+    go tool pprof -raw "$@" "$file" 2>"$TMP/pprof.err" | raw_stacks | awk -F'\t' '
+        {
+            f = $5; sub(/;.*/, "", f) # the leaf: innermost frame of the sample
+            seen[f] = 1
+            for (w = 1; w <= 4; w++) sum[f, w] += $w
+        }
+        END {
             for (f in seen)
                 printf "%s\t%d\t%d\t%d\t%d\n", f, sum[f, 1], sum[f, 2], sum[f, 3], sum[f, 4]
         }'

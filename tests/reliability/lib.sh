@@ -58,44 +58,7 @@ is_final() { raw "$1" | grep -q '^Comment: heapprof final dump at exit'; }
 # stacks FILE: one line per sample:
 #   alloc_objects<TAB>alloc_space<TAB>inuse_objects<TAB>inuse_space<TAB>f1;f2;...
 # (innermost function first, inlined frames included).
-stacks() {
-    raw "$1" | awk '
-        /^Samples:/ { sec = "hdr"; next }
-        sec == "hdr" {
-            for (i = 1; i <= NF; i++) { t = $i; sub(/\/.*/, "", t); col[t] = i }
-            sec = "samples"; next
-        }
-        /^Locations/ { sec = "loc"; next }
-        /^Mappings/ { sec = "map"; next }
-        sec == "samples" && /^ *-?[0-9]+ .*: / {
-            split($0, parts, ":")
-            split(parts[1], v, " ")
-            ns++
-            ids[ns] = parts[2]
-            line[ns] = v[col["alloc_objects"]] "\t" v[col["alloc_space"]] "\t" v[col["inuse_objects"]] "\t" v[col["inuse_space"]]
-            next
-        }
-        sec == "loc" && /^ *[0-9]+: 0x/ {
-            id = $1; sub(/:/, "", id)
-            s = $0
-            sub(/^ *[0-9]+: 0x[0-9a-f]+ /, "", s); sub(/^M=[0-9]+ /, "", s); sub(/^\[F\] /, "", s)
-            sub(/ [^ ]*:-?[0-9]+ s=-?[0-9]+.*$/, "", s)
-            if (s == "") s = "??"
-            name[id] = s; last = id; next
-        }
-        sec == "loc" && /^  +[^ ]/ && last != "" {
-            # An inlined frame: the outer function, listed after the inner one.
-            s = $0; sub(/^ +/, "", s); sub(/ [^ ]*:-?[0-9]+ s=-?[0-9]+.*$/, "", s)
-            name[last] = name[last] ";" s; next
-        }
-        END {
-            for (k = 1; k <= ns; k++) {
-                n = split(ids[k], l, " "); f = ""
-                for (j = 1; j <= n; j++) f = f (j > 1 ? ";" : "") ((l[j] in name) ? name[l[j]] : "??")
-                print line[k] "\t" f
-            }
-        }'
-}
+stacks() { raw "$1" | raw_stacks; }
 
 # sum_stacks FILE REGEX COLUMN: COLUMN (alloc_objects|alloc_space|inuse_objects|
 # inuse_space) summed over the samples with a frame whose name matches REGEX.
