@@ -315,6 +315,10 @@ static HP_NOINLINE int as_take(unsigned i, as_bucket *tab, size_t b, uint64_t ca
 
 static int as_lookup(uintptr_t addr, uint64_t *id);
 
+int hp_addrset_may_contain(uintptr_t addr) {
+    return atomic_load_explicit(filter_slot(addr), memory_order_relaxed) != 0;
+}
+
 int hp_addrset_remove(uintptr_t addr, uint64_t *id) {
     /* The common answer, "not sampled", from the filter alone (I7). */
     if (HP_LIKELY(atomic_load_explicit(filter_slot(addr), memory_order_relaxed) == 0))

@@ -21,6 +21,9 @@ int hp_addrset_insert(uintptr_t addr, uint64_t id);
  * in *id and returns 1. */
 int hp_addrset_remove(uintptr_t addr, uint64_t *id);
 
+/* The filter alone: 0 means surely absent (realloc's fast path). */
+int hp_addrset_may_contain(uintptr_t addr);
+
 /* Number of live entries (statistics). */
 uint64_t hp_addrset_count(void);
 

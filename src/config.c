@@ -581,6 +581,19 @@ static void load_flush(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
                  u64_text(dflt, sizeof dflt, HP_DEFAULT_FLUSH_NS / 1000000ull));
 }
 
+static void load_headers(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_HEADERS");
+    uint64_t on;
+    cfg->headers = 1;
+    if (v == NULL)
+        return;
+    if (parse_u64_st(v, 0, 1, &on) == PARSE_OK)
+        cfg->headers = (int)on;
+    else
+        warn_bad(warn, "HEAPPROF_HEADERS", v, "is not 0 or 1", "1");
+}
+
 static void load_out(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
 {
     const char *v = get("HEAPPROF_OUT");
@@ -652,6 +665,7 @@ void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
         cfg->interval_ns = HP_DEFAULT_INTERVAL_NS;
         cfg->flush_ns = HP_DEFAULT_FLUSH_NS;
         memcpy(cfg->out_prefix, HP_DEFAULT_OUT, sizeof HP_DEFAULT_OUT);
+        cfg->headers = 1;
         return;
     }
     load_rate(cfg, get, warn);
@@ -662,6 +676,7 @@ void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
     load_out(cfg, get, warn);
     load_http(cfg, get, warn);
     load_signal(cfg, get, warn);
+    load_headers(cfg, get, warn);
 }
 
 void hp_config_warn_stderr(const char *line)

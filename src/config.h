@@ -33,6 +33,7 @@ typedef struct hp_config {
     char out_prefix[HP_OUT_PREFIX_MAX]; /* HEAPPROF_OUT: files are <prefix>.<pid>.<seq>.pb.gz */
     hp_http_config http;    /* HEAPPROF_HTTP: [addr]:port of the /debug/pprof server; off by default */
     int dump_signal;        /* HEAPPROF_SIGNAL: signal number that requests a dump; 0 = off (default) */
+    int headers;            /* HEAPPROF_HEADERS: 1 (default) = pad sampled blocks over glibc; 0 = address set */
 } hp_config;
 
 #define HP_DEFAULT_RATE 524288u

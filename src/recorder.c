@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addrset.h"
 #include "flusher.h"
 #include "internal_alloc.h"
+#include "sample_mark.h"
 #include "sampler.h"
 #include "stack.h"
 
@@ -74,7 +74,7 @@ int hp_runtime_ensure(void) {
     if (getauxval(AT_SECURE))
         hp_cfg.rate = 0;
     hp_stack_init();
-    if (hp_addrset_init() != 0)
+    if (hp_mark_init(hp_cfg.headers) != 0)
         hp_cfg.rate = 0; /* nowhere to remember sampled addresses: run as a pass-through */
     if (pthread_key_create(&exit_key, thread_exit_cb) != 0)
         hp_cfg.rate = 0;
@@ -144,7 +144,9 @@ static uint64_t next_sample_id(void) {
     return tls.id_next++;
 }
 
-static void take_sample(void *p, size_t size, uint64_t rate) {
+/* Records the block the real allocator returned at `base` (the program gets
+ * base + off) and returns the program's pointer. */
+static void *take_sample(void *base, size_t off, size_t size, uint64_t rate) {
     /* Busy from before the ring is even looked up: a signal handler's free
      * arriving anywhere in here must not touch this thread's ring. */
     tls.ring_busy = 1;
@@ -152,69 +154,91 @@ static void take_sample(void *p, size_t size, uint64_t rate) {
     hp_ring *r = thread_ring();
     unsigned depth = hp_cfg.depth;
     hp_event *ev = r ? hp_ring_reserve(r, hp_event_bytes(depth)) : NULL;
-    if (!ev) {
-        HP_SIGNAL_BARRIER();
-        tls.ring_busy = 0;
-        atomic_fetch_add_explicit(&stat_unrecorded, 1, memory_order_relaxed);
-        return;
+    uint64_t id = 0;
+    if (ev) {
+        int truncated = 0;
+        unsigned n = hp_stack_capture(ev->frames, depth, &truncated);
+        id = next_sample_id();
+        ev->kind = HP_EV_ALLOC;
+        ev->flags = truncated ? HP_EV_TRUNCATED : 0;
+        ev->depth = n;
+        ev->id = id;
+        ev->size = size;
+        ev->rate = rate;
     }
-    int truncated = 0;
-    unsigned n = hp_stack_capture(ev->frames, depth, &truncated);
-    uint64_t id = next_sample_id();
-    ev->kind = HP_EV_ALLOC;
-    ev->flags = truncated ? HP_EV_TRUNCATED : 0;
-    ev->depth = n;
-    ev->id = id;
-    ev->addr = (uintptr_t)p;
-    ev->size = size;
-    ev->rate = rate;
-    /* Remember the address before publishing: once the ALLOC is visible the
-     * block may already be freed and the free must find it. If the set is out
-     * of memory the sample is abandoned (never committed): better unseen than
-     * a phantom leak. */
-    if (hp_addrset_insert((uintptr_t)p, id) == 0)
-        hp_ring_commit(r, ev, hp_event_bytes(n));
-    else
+    /* Marked before publishing, and only published when marked: a sample
+     * whose free could not be recognised would be a phantom leak. A padded
+     * block is marked even without an ALLOC (id 0) so free() finds its base. */
+    void *p = hp_mark_set(base, off, id);
+    if (ev && p) {
+        ev->addr = (uintptr_t)p;
+        hp_ring_commit(r, ev, hp_event_bytes(ev->depth));
+    } else {
         atomic_fetch_add_explicit(&stat_unrecorded, 1, memory_order_relaxed);
+    }
     HP_SIGNAL_BARRIER();
     tls.ring_busy = 0;
-    if (hp_ring_backlogged(r))
+    if (r && hp_ring_backlogged(r))
         hp_flusher_wake();
+    return p ? p : base;
 }
 
-void hp_record_alloc(void *p, size_t size) {
+uint64_t hp_sample_due(size_t size) {
     if (HP_UNLIKELY(tls.guard)) {
         /* Due for a sample, but this thread is in the middle of recording one:
          * a signal handler (or the unwinder) allocating. It cannot be sampled
          * without re-entering the ring; it is counted so the loss is visible. */
         if (!tls.internal)
             atomic_fetch_add_explicit(&stat_nested, 1, memory_order_relaxed);
-        return;
+        return 0;
     }
     if (tls.exited)
-        return;
+        return 0;
     int saved_errno = errno;
     tls.guard = 1;
     HP_SIGNAL_BARRIER();
-    if (!hp_runtime_ensure()) {
-        tls.guard = 0;
-        return;
+    uint64_t rate = 0;
+    if (hp_runtime_ensure()) {
+        rate = hp_current_rate();
+        if (rate == 0) {
+            /* Off: come back only after a gigabyte, to notice heapprof_set_rate. */
+            hp_tls_bytes_left = HP_RATE_RECHECK_BYTES;
+        } else if (tls.started || !thread_start(size, rate)) {
+            /* Like Go, the next gap starts after this allocation; what was left
+             * of the old gap is not carried over (the process is memoryless).
+             * Drawn before sampling, so an allocation nested inside the sample
+             * (a signal handler) is only counted as missed when really due. */
+            hp_tls_bytes_left = (uint64_t)hp_sampler_next_gap(&tls.rng, rate);
+        } else {
+            rate = 0; /* the thread's first gap covers this allocation */
+        }
     }
-    uint64_t rate = hp_current_rate();
-    if (rate == 0) {
-        /* Off: come back only after a gigabyte, to notice heapprof_set_rate. */
-        hp_tls_bytes_left = HP_RATE_RECHECK_BYTES;
-    } else if (tls.started || !thread_start(size, rate)) {
-        /* Like Go, the next gap starts after this allocation; what was left of
-         * the old gap is not carried over (the process is memoryless). Drawn
-         * before sampling, so an allocation nested inside the sample (a signal
-         * handler) is only counted as missed when it was really due. */
-        hp_tls_bytes_left = (uint64_t)hp_sampler_next_gap(&tls.rng, rate);
-        take_sample(p, size, rate);
-    }
+    HP_SIGNAL_BARRIER();
     tls.guard = 0;
     errno = saved_errno;
+    /* No guard between here and hp_sample_finish: the real allocation runs
+     * as the program's own would. A signal handler allocating meanwhile is
+     * sampled normally (this sample has not touched the ring yet); raising the
+     * guard here would send the handler's blocks, unpadded, to other glibc
+     * bins than the plain program uses (and into its arena lock). */
+    return rate;
 }
+
+void *hp_sample_finish(void *base, size_t off, size_t size, uint64_t rate) {
+    if (!base)
+        return NULL; /* the allocation failed: nothing to record, errno is the allocator's */
+    int saved_errno = errno;
+    int outer = tls.guard;
+    tls.guard = 1;
+    HP_SIGNAL_BARRIER();
+    void *p = take_sample(base, off, size, rate);
+    HP_SIGNAL_BARRIER();
+    tls.guard = outer;
+    errno = saved_errno;
+    return p;
+}
+
+void hp_sample_cancel(void) { atomic_fetch_add_explicit(&stat_unrecorded, 1, memory_order_relaxed); }
 
 /* ---- the spill list: FREE events that cannot go through a ring ---- */
 
@@ -260,6 +284,8 @@ size_t hp_spill_drain(hp_event_fn fn, void *ctx) {
 }
 
 void hp_record_free(uintptr_t addr, uint64_t id) {
+    if (id == 0)
+        return; /* its ALLOC was never recorded */
     int saved_errno = errno;
     if (tls.ring_busy) {
         spill_free(addr, id);

@@ -32,10 +32,20 @@ uint64_t hp_current_rate(void);
 uint64_t hp_set_rate(uint64_t rate);
 
 /* Slow path of every allocating entry point once hp_tls_bytes_left is used
- * up: decides, samples and records `p` (non-NULL) of `size` bytes. */
-void hp_record_alloc(void *p, size_t size);
+ * up, called BEFORE allocating: returns the sampling rate when this
+ * allocation of `size` bytes is to be sampled, 0 when not. A non-zero answer
+ * is followed by hp_sample_finish (or hp_sample_cancel). */
+uint64_t hp_sample_due(size_t size);
 
-/* A sampled block (its id from the address set) is being released. */
+/* Records the block the real allocator returned at `base` (NULL: it failed),
+ * padded by `off` bytes (hp_mark_offset), and returns the program's pointer.
+ * errno is left as the allocator set it. */
+void *hp_sample_finish(void *base, size_t off, size_t size, uint64_t rate);
+
+/* The sample that hp_sample_due announced cannot be taken after all. */
+void hp_sample_cancel(void);
+
+/* A sampled block is being released (id 0: its ALLOC was never recorded). */
 void hp_record_free(uintptr_t addr, uint64_t id);
 
 /* Brackets heapprof work done on a program thread (start-up, the API):

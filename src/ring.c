@@ -85,7 +85,7 @@ struct hp_ring {
     size_t p_wpos;                        /* its write position (private copy) */
     size_t p_resv;                        /* bytes of the open reservation */
     _Atomic uint64_t p_chained;           /* segments ever put in the chain */
-    uint64_t p_woken;                     /* p_chained when the producer last woke the flusher */
+    uint64_t p_checked;                   /* p_chained when the producer last looked at the backlog */
 
     /* Consumer's line: written by the flusher only. */
     _Alignas(HP_CACHELINE) hp_seg *c_seg; /* segment being read (NULL: take `first`) */
@@ -287,11 +287,14 @@ void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes) {
 int hp_ring_backlogged(hp_ring *r) {
     /* Relaxed: an approximate wake-up hint. */
     uint64_t chained = atomic_load_explicit(&r->p_chained, memory_order_relaxed);
-    uint64_t retired = atomic_load_explicit(&r->c_retired, memory_order_relaxed);
-    if (chained - retired <= 2 || chained == r->p_woken)
+    /* Once per chained segment, not once per record: c_retired's cache line
+     * is written by the flusher, and reading it on every sample would pull
+     * that line across cores each time. The backlog only grows by chaining. */
+    if (chained == r->p_checked)
         return 0;
-    r->p_woken = chained; /* once per chained segment, not once per record */
-    return 1;
+    r->p_checked = chained;
+    uint64_t retired = atomic_load_explicit(&r->c_retired, memory_order_relaxed);
+    return chained - retired > 2;
 }
 
 /* ---------------------------------------------------------------- consumer */
@@ -375,7 +378,7 @@ static void ring_reset(hp_ring *r) {
         if (sp && sp != cur)
             hp_pages_free(sp, SEG_BYTES);
     }
-    r->p_woken = 0;
+    r->p_checked = 0;
     atomic_store_explicit(&r->first, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->p_chained, 0, memory_order_relaxed);
     atomic_store_explicit(&r->c_retired, 0, memory_order_relaxed);

@@ -1,11 +1,13 @@
 /* The interposed malloc family: the library's only exported functions
  * besides the heapprof_* API.
  *
- * Each entry point forwards to the next allocator (RTLD_NEXT: glibc, or
- * jemalloc in a program linked with it), then does one compare and one
- * subtraction on a thread-local countdown; only when the countdown runs out
- * does it call into the recorder. free() asks the sampled-address set, whose
- * negative answer is a few loads. */
+ * Each entry point does one compare and one subtraction on a thread-local
+ * countdown, then forwards to the next allocator (RTLD_NEXT: glibc, or
+ * jemalloc in a program linked with it) with a tail call. Only when the
+ * countdown runs out does it ask the recorder, BEFORE allocating: a sampled
+ * block is allocated padded so that free() can recognise it from the 16
+ * bytes below the pointer (sample_mark.h), one load and compare on the cache
+ * line glibc's free reads anyway. */
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -16,12 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addrset.h"
 #include "bootstrap_arena.h"
 #include "common.h"
 #include "flusher.h"
 #include "http_server.h"
 #include "recorder.h"
+#include "sample_mark.h"
 #include "signal_dump.h"
 
 #define HP_EXPORT __attribute__((visibility("default")))
@@ -82,6 +84,13 @@ static HP_NOINLINE void resolve_real(void) {
         }
         _exit(127); /* no allocator at all: the host cannot run either way */
     }
+    /* glibc exports its allocator under __libc_* too: all four the same means
+     * the memory below every pointer is a glibc chunk header (sample_mark.h). */
+    hp_mark_note_allocator(r.malloc == dlsym(RTLD_NEXT, "__libc_malloc") &&
+                           (void *)r.free == dlsym(RTLD_NEXT, "__libc_free") &&
+                           (void *)r.calloc == dlsym(RTLD_NEXT, "__libc_calloc") &&
+                           (void *)r.realloc == dlsym(RTLD_NEXT, "__libc_realloc") &&
+                           r.malloc_usable_size != NULL);
     real = r;
     atomic_store_explicit(&resolve_state, 2, memory_order_release);
 }
@@ -93,22 +102,41 @@ static inline int ready(void) {
     return atomic_load_explicit(&resolve_state, memory_order_acquire) == 2;
 }
 
-/* The fast path: count the bytes; sample when the countdown runs out. */
-static inline void *account(void *p, size_t size) {
+/* The fast path: count the bytes, before allocating (a sampled block is
+ * allocated padded). 1 when this allocation is surely not sampled. */
+static inline int countdown(size_t size) {
     /* malloc(0) returns a real block: it is charged as one byte, so it can be
      * sampled and its weight (sampler.c) is finite. */
     size_t charged = size + (size == 0);
-    if (HP_LIKELY(charged < hp_tls_bytes_left))
+    if (HP_LIKELY(charged < hp_tls_bytes_left)) {
         hp_tls_bytes_left -= charged;
-    else if (p)
-        hp_record_alloc(p, size);
-    return p;
+        return 1;
+    }
+    return 0;
 }
 
-static inline void forget_if_sampled(void *p) {
-    uint64_t id;
-    if (HP_UNLIKELY(hp_addrset_remove((uintptr_t)p, &id)))
-        hp_record_free((uintptr_t)p, id);
+/* One call of a real allocating function for `size` bytes; `arg` is its
+ * alignment or element count. Inlined with a constant function: a direct call. */
+typedef void *(*real_call)(size_t size, size_t arg);
+
+/* The countdown ran out: decide, then allocate plain or padded. */
+static inline void *allocate_slow(size_t n, size_t align, size_t arg, real_call call) {
+    uint64_t rate = hp_sample_due(n);
+    if (!rate)
+        return call(n, arg);
+    size_t off = hp_mark_offset(align), total;
+    if (off == SIZE_MAX || __builtin_add_overflow(n, off, &total)) {
+        hp_sample_cancel(); /* cannot be padded: left unsampled (counted) */
+        return call(n, arg);
+    }
+    return hp_sample_finish(call(total, arg), off, n, rate);
+}
+
+static inline __attribute__((always_inline)) void *allocate(size_t n, size_t align, size_t arg,
+                                                            real_call call) {
+    if (HP_LIKELY(countdown(n)))
+        return call(n, arg);
+    return allocate_slow(n, align, arg, call);
 }
 
 static void *arena_or_enomem(size_t n, size_t align) {
@@ -118,64 +146,138 @@ static void *arena_or_enomem(size_t n, size_t align) {
     return p;
 }
 
+static inline void *call_malloc(size_t size, size_t unused) {
+    (void)unused;
+    return real.malloc(size);
+}
+
 HP_EXPORT void *malloc(size_t n) {
     if (HP_UNLIKELY(!ready()))
         return arena_or_enomem(n, 16);
-    return account(real.malloc(n), n);
+    return allocate(n, 16, 0, call_malloc);
+}
+
+/* A sampled block going back: its FREE, then the real free of its base. */
+static HP_NOINLINE void free_sampled(void *p, const hp_marked *m) {
+    hp_record_free((uintptr_t)p, m->id);
+    real.free(m->base);
 }
 
 HP_EXPORT void free(void *p) {
     if (!p || HP_UNLIKELY(hp_arena_owns(p)))
         return;
-    if (HP_UNLIKELY(!ready()))
-        return; /* cannot happen: only the arena hands out memory before that */
-    forget_if_sampled(p);
+    /* Any other pointer came from the real allocator, so `real` is set (the
+     * program's hand-over of p orders it after our look-up). */
+    hp_marked m;
+    if (HP_UNLIKELY(hp_mark_take(p, &m))) {
+        free_sampled(p, &m);
+        return;
+    }
     real.free(p);
+}
+
+static inline void *call_calloc_bytes(size_t size, size_t unused) {
+    (void)unused;
+    return real.calloc(1, size);
 }
 
 HP_EXPORT void *calloc(size_t count, size_t n) {
     size_t total;
+    int overflow = __builtin_mul_overflow(count, n, &total);
     if (HP_UNLIKELY(!ready())) {
-        if (__builtin_mul_overflow(count, n, &total)) {
+        if (overflow) {
             errno = ENOMEM;
             return NULL;
         }
         return arena_or_enomem(total, 16); /* static memory: already zero */
     }
-    void *p = real.calloc(count, n);
-    if (!p)
+    if (HP_LIKELY(!overflow && countdown(total)))
+        return real.calloc(count, n);
+    if (overflow)
+        return real.calloc(count, n); /* fails with the allocator's own errno */
+    return allocate_slow(total, 16, 0, call_calloc_bytes);
+}
+
+/* realloc of a block from the bootstrap arena (moved to the real heap), or
+ * any realloc while still bootstrapping (served from the arena). */
+static void *realloc_bootstrap(void *p, size_t n) {
+    if (p && n == 0)
         return NULL;
-    return account(p, count * n); /* no overflow: the allocation succeeded */
+    void *q = malloc(n);
+    if (q && p) {
+        size_t old = hp_arena_size(p);
+        memcpy(q, p, old < n ? old : n);
+    }
+    return q;
+}
+
+/* realloc(p, 0) with p sampled: the real allocator's own answer on the
+ * block's base (glibc frees it and returns NULL). Never sampled. */
+static void *realloc_zero(void *p, const hp_marked *old, int old_sampled) {
+    void *q = real.realloc(old_sampled ? old->base : p, 0);
+    if (old_sampled)
+        hp_record_free((uintptr_t)p, old->id);
+    return q;
+}
+
+/* The old and the new block are laid out differently (one padded, the other
+ * not, or padded by another amount): allocate, copy, release by hand.
+ * Only in HEADER mode, where glibc's malloc_usable_size is always there. */
+static void *realloc_by_copy(void *p, const hp_marked *old, int old_sampled, size_t total, size_t off,
+                             size_t n) {
+    char *nb = real.malloc(total);
+    if (!nb)
+        return NULL;
+    void *old_base = old_sampled ? old->base : p;
+    size_t old_size = real.malloc_usable_size(old_base) - (old_sampled ? old->off : 0);
+    memcpy(nb + off, p, old_size < n ? old_size : n);
+    real.free(old_base);
+    return nb;
+}
+
+static HP_NOINLINE void *realloc_slow(void *p, size_t n) {
+    if (HP_UNLIKELY(!ready()) || (p && hp_arena_owns(p)))
+        return realloc_bootstrap(p, n);
+    if (!p)
+        return malloc(n);
+    hp_marked old;
+    /* Taken before the real realloc: afterwards the old address may already
+     * belong to another thread's new, differently sampled block. */
+    int old_sampled = hp_mark_take(p, &old);
+    if (n == 0)
+        return realloc_zero(p, &old, old_sampled);
+    uint64_t rate = countdown(n) ? 0 : hp_sample_due(n);
+    size_t off = rate ? hp_mark_offset(16) : 0, total = n;
+    if (rate && __builtin_add_overflow(n, off, &total)) {
+        hp_sample_cancel();
+        rate = 0, off = 0, total = n;
+    }
+    void *nb;
+    if (!old_sampled)
+        nb = off ? realloc_by_copy(p, &old, 0, total, off, n) : real.realloc(p, total);
+    else if (old.off == off)
+        nb = real.realloc(old.base, total);
+    else
+        nb = realloc_by_copy(p, &old, 1, total, off, n);
+    if (!nb) {
+        /* Failed: the old block is intact and still sampled. */
+        int saved_errno = errno;
+        if (old_sampled && hp_mark_restore(p, &old) != 0)
+            hp_record_free((uintptr_t)p, old.id); /* no memory to remember it: counts as freed */
+        if (rate)
+            hp_sample_finish(NULL, 0, n, rate);
+        errno = saved_errno;
+        return NULL;
+    }
+    if (old_sampled)
+        hp_record_free((uintptr_t)p, old.id); /* moved or resized in place */
+    return rate ? hp_sample_finish(nb, off, n, rate) : nb;
 }
 
 static void *realloc_impl(void *p, size_t n) {
-    if (HP_UNLIKELY(!ready()) || (p && hp_arena_owns(p))) {
-        /* Move a bootstrap block to the real heap (or serve it from the arena
-         * while still bootstrapping); the arena block is simply abandoned. */
-        if (p && n == 0)
-            return NULL;
-        void *q = malloc(n);
-        if (q && p) {
-            size_t old = hp_arena_size(p);
-            memcpy(q, p, old < n ? old : n);
-        }
-        return q;
-    }
-    uint64_t id = 0;
-    /* Forget the old block before the real realloc: afterwards its address
-     * may already belong to another thread's new allocation. */
-    int was_sampled = p && hp_addrset_remove((uintptr_t)p, &id);
-    void *q = real.realloc(p, n);
-    if (was_sampled) {
-        if (!q && n != 0) {
-            /* Failed: the old block is intact and still sampled. */
-            if (hp_addrset_insert((uintptr_t)p, id) != 0)
-                hp_record_free((uintptr_t)p, id);
-            return NULL;
-        }
-        hp_record_free((uintptr_t)p, id); /* moved, resized in place, or freed by realloc(p, 0) */
-    }
-    return account(q, n);
+    if (HP_LIKELY(ready() && p && n && !hp_arena_owns(p) && !hp_mark_maybe(p) && countdown(n)))
+        return real.realloc(p, n);
+    return realloc_slow(p, n);
 }
 
 HP_EXPORT void *realloc(void *p, size_t n) { return realloc_impl(p, n); }
@@ -205,6 +307,21 @@ static void *aligned_real(size_t align, size_t n) {
     return p;
 }
 
+static inline void *call_aligned(size_t size, size_t align) { return aligned_real(align, size); }
+
+/* posix_memalign reports errors by value; through errno here, mapped back by the caller. */
+static inline void *call_posix_memalign(size_t size, size_t align) {
+    if (!real.posix_memalign)
+        return aligned_real(align, size);
+    void *p = NULL;
+    int err = real.posix_memalign(&p, align, size);
+    if (err) {
+        errno = err;
+        return NULL;
+    }
+    return p;
+}
+
 HP_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
     if (!is_power_of_two(align) || align % sizeof(void *) != 0)
         return EINVAL;
@@ -215,61 +332,64 @@ HP_EXPORT int posix_memalign(void **out, size_t align, size_t n) {
         *out = p;
         return 0;
     }
-    void *p = NULL;
-    int err;
-    if (real.posix_memalign) {
-        err = real.posix_memalign(&p, align, n);
-    } else {
-        int saved = errno;
-        p = aligned_real(align, n);
-        err = p ? 0 : ENOMEM;
-        errno = saved;
-    }
+    int saved_errno = errno; /* posix_memalign leaves errno alone */
+    errno = 0;
+    void *p = allocate(n, align, align, call_posix_memalign);
+    int err = p ? 0 : (errno ? errno : ENOMEM);
+    errno = saved_errno;
     if (err)
         return err;
-    *out = account(p, n);
+    *out = p;
     return 0;
+}
+
+static inline void *call_aligned_alloc(size_t size, size_t align) {
+    if (real.aligned_alloc)
+        return real.aligned_alloc(align, size);
+    if (!is_power_of_two(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_real(align, size);
 }
 
 HP_EXPORT void *aligned_alloc(size_t align, size_t n) {
     if (HP_UNLIKELY(!ready()))
         return is_power_of_two(align) ? arena_or_enomem(n, align) : (errno = EINVAL, NULL);
-    if (real.aligned_alloc)
-        return account(real.aligned_alloc(align, n), n);
-    if (!is_power_of_two(align)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    return account(aligned_real(align, n), n);
+    return allocate(n, align, align, call_aligned_alloc);
 }
 
 HP_EXPORT void *memalign(size_t align, size_t n) {
     if (HP_UNLIKELY(!ready()))
         return arena_or_enomem(n, is_power_of_two(align) ? align : 16);
-    return account(aligned_real(align, n), n);
+    return allocate(n, align, align, call_aligned);
+}
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+static inline void *call_valloc(size_t size, size_t page) {
+    return real.valloc ? real.valloc(size) : aligned_real(page, size);
 }
 
 HP_EXPORT void *valloc(size_t n) {
     if (HP_UNLIKELY(!ready()))
         return arena_or_enomem(n, 4096);
-    if (real.valloc)
-        return account(real.valloc(n), n);
-    return account(aligned_real((size_t)sysconf(_SC_PAGESIZE), n), n);
+    size_t page = page_size();
+    return allocate(n, page, page, call_valloc);
 }
 
 HP_EXPORT void *pvalloc(size_t n) {
     size_t page = 4096;
     if (HP_UNLIKELY(!ready()))
         return arena_or_enomem(n ? (n + page - 1) & ~(page - 1) : page, page);
-    if (real.pvalloc)
-        return account(real.pvalloc(n), n);
-    page = (size_t)sysconf(_SC_PAGESIZE);
+    page = page_size();
     if (n > SIZE_MAX - page) {
         errno = ENOMEM;
         return NULL;
     }
+    /* pvalloc rounds up to whole pages: that is the block's size. */
     size_t rounded = n ? (n + page - 1) & ~(page - 1) : page;
-    return account(aligned_real(page, rounded), rounded);
+    return allocate(rounded, page, page, call_aligned);
 }
 
 HP_EXPORT size_t malloc_usable_size(void *p) {
@@ -279,6 +399,9 @@ HP_EXPORT size_t malloc_usable_size(void *p) {
         return hp_arena_size(p);
     if (!ready() || !real.malloc_usable_size)
         return 0;
+    hp_marked m;
+    if (HP_UNLIKELY(hp_mark_peek(p, &m)))
+        return real.malloc_usable_size(m.base) - m.off;
     return real.malloc_usable_size(p);
 }
 

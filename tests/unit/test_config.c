@@ -91,6 +91,8 @@ static void assert_defaults_except(const hp_config *cfg, const char *except)
         assert_int_equal(cfg->http.family, 0); /* no server unless asked for */
     if (strcmp(except, "SIGNAL") != 0)
         assert_int_equal(cfg->dump_signal, 0);
+    if (strcmp(except, "HEADERS") != 0)
+        assert_int_equal(cfg->headers, 1);
 }
 
 /* ---- defaults ---- */
@@ -244,6 +246,26 @@ static void test_flush_good(void **state)
         assert_int_equal(cfg.flush_ns, cases[i].want_ns);
         assert_defaults_except(&cfg, "FLUSH_MS");
     }
+}
+
+static void run_bad(const char *var, const char *const *values, size_t n, const char *suffix,
+                    const char *problem_syntax, const char *problem_range);
+
+static void test_headers(void **state)
+{
+    (void)state;
+    hp_config cfg;
+    static const char *const good[] = {"0", "1"};
+    for (size_t i = 0; i < HP_ARRAY_LEN(good); i++) {
+        env_clear();
+        env_set("HEAPPROF_HEADERS", good[i]);
+        load(&cfg);
+        assert_int_equal(g_warn_count, 0);
+        assert_int_equal(cfg.headers, good[i][0] == '1');
+        assert_defaults_except(&cfg, "HEADERS");
+    }
+    static const char *const bad[] = {"2", "yes", "on", "-1", "01x", " 1", "10"};
+    run_bad("HEADERS", bad, HP_ARRAY_LEN(bad), "; using 1", "is not 0 or 1", "is not 0 or 1");
 }
 
 static void test_out_good(void **state)
@@ -592,7 +614,7 @@ static void test_unset_vs_empty(void **state)
     (void)state;
     static const char *const vars[] = {"HEAPPROF_RATE",     "HEAPPROF_SEED",     "HEAPPROF_DEPTH",
                                        "HEAPPROF_INTERVAL", "HEAPPROF_FLUSH_MS", "HEAPPROF_OUT",
-                                       "HEAPPROF_HTTP",     "HEAPPROF_SIGNAL"};
+                                       "HEAPPROF_HTTP",     "HEAPPROF_SIGNAL",   "HEAPPROF_HEADERS"};
     hp_config cfg;
     load(&cfg);
     assert_int_equal(g_warn_count, 0);
@@ -727,6 +749,7 @@ int main(void)
         cmocka_unit_test_setup(test_http_bad, setup),
         cmocka_unit_test_setup(test_signal_good, setup),
         cmocka_unit_test_setup(test_signal_bad, setup),
+        cmocka_unit_test_setup(test_headers, setup),
         cmocka_unit_test_setup(test_unset_vs_empty, setup),
         cmocka_unit_test_setup(test_escaping, setup),
         cmocka_unit_test_setup(test_interval_locale_independent, setup),

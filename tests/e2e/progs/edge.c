@@ -49,6 +49,68 @@ static int usable(void *p, size_t n)
     return ((unsigned char *)p)[n ? n - 1 : 0] == (n ? 0xa5 : ((unsigned char *)p)[0]);
 }
 
+/* Fills n bytes with a pattern that depends on the block's step. */
+static void fill(unsigned char *p, size_t n, unsigned step)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(i * 7 + step);
+}
+
+static int filled(const unsigned char *p, size_t n, unsigned step)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (unsigned char)(i * 7 + step))
+            return 0;
+    return 1;
+}
+
+/* A realloc chain through sizes and origins (malloc, calloc, the aligned
+ * family): under the library, at a low rate, each step may go from a sampled
+ * block to an unsampled one or back, and between padded layouts. Contents,
+ * usable size and alignment must come through every step. Returns the
+ * number of steps that went wrong. */
+static int realloc_chain(void)
+{
+    static const size_t chain_sizes[] = {1, 16, 24, 100, 1000, 4000, 70000, 200000, 33};
+    int bad = 0;
+    unsigned step = 0;
+    for (int start = 0; start < 600; start++) {
+        size_t n = 40 + (size_t)start % 300;
+        unsigned char *p;
+        switch (start % 6) {
+        case 0: p = malloc(n); break;
+        case 1: p = calloc(1, n); break;
+        case 2: p = memalign(64, n); break;
+        case 3: p = valloc(n); break;
+        case 4: p = aligned_alloc(4096, n); break;
+        default: if (posix_memalign((void **)&p, 256, n) != 0) p = NULL; break;
+        }
+        if (p == NULL || malloc_usable_size(p) < n)
+            bad++;
+        if (p == NULL)
+            continue;
+        fill(p, n, ++step);
+        for (int k = 0; k < 9; k++) {
+            size_t m = chain_sizes[(start + k) % 9];
+            unsigned char *q = realloc(p, m);
+            if (q == NULL || ((uintptr_t)q % 16) != 0 || malloc_usable_size(q) < m ||
+                !filled(q, n < m ? n : m, step)) {
+                bad++;
+                if (q == NULL)
+                    break;
+            }
+            p = q;
+            n = m;
+            fill(p, n, ++step);
+        }
+        if (start % 2)
+            free(p);
+        else if (realloc(p, 0) != NULL) /* glibc: frees, returns NULL */
+            bad++;
+    }
+    return bad;
+}
+
 static int all_zero(const void *p, size_t n)
 {
     const unsigned char *c = p;
@@ -58,12 +120,20 @@ static int all_zero(const void *p, size_t n)
     return 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t sizes[] = {1, 24, 1000, 70000, 1 << 20, 3 << 20};
     void *p, *q;
     int rc;
+
+    CHECK(realloc_chain() == 0, "realloc chains across origins and sizes keep contents");
+    /* --portable: only what every allocator provides (jemalloc has no pvalloc,
+     * and glibc's reallocarray would call glibc's realloc on its blocks). */
+    if (argc > 1 && strcmp(argv[1], "--portable") == 0) {
+        printf("%d failures\n", failures);
+        return failures ? 1 : 0;
+    }
 
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t n = sizes[i];
@@ -114,6 +184,7 @@ int main(void)
               "pvalloc(%zu) page aligned, whole pages usable", n);
         free(p);
     }
+
 
     /* glibc edge cases */
     p = malloc(0);
