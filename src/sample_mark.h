@@ -132,7 +132,7 @@ static inline int hp_mark_peek(const void *p, hp_marked *out) {
 /* Cheap test for realloc's fast path: 0 means surely not sampled. */
 static inline int hp_mark_maybe(const void *p) {
     int mode = hp_mark_mode();
-    if (mode == HP_MARK_HEADER)
+    if (HP_LIKELY(mode == HP_MARK_HEADER))
         return hp_mark_tag_word(p) == hp_mark_tag(p);
     return mode == HP_MARK_ADDRSET && hp_addrset_may_contain((uintptr_t)p);
 }

@@ -119,8 +119,9 @@ static inline int countdown(size_t size) {
  * alignment or element count. Inlined with a constant function: a direct call. */
 typedef void *(*real_call)(size_t size, size_t arg);
 
-/* The countdown ran out: decide, then allocate plain or padded. */
-static inline void *allocate_slow(size_t n, size_t align, size_t arg, real_call call) {
+/* The countdown ran out: decide, then allocate plain or padded. Out of line,
+ * so the fast path needs no stack frame and no saved registers. */
+static HP_NOINLINE void *allocate_slow(size_t n, size_t align, size_t arg, real_call call) {
     uint64_t rate = hp_sample_due(n);
     if (!rate)
         return call(n, arg);
@@ -151,16 +152,29 @@ static inline void *call_malloc(size_t size, size_t unused) {
     return real.malloc(size);
 }
 
-HP_EXPORT void *malloc(size_t n) {
-    if (HP_UNLIKELY(!ready()))
+static HP_NOINLINE void *malloc_slow(size_t n) {
+    if (!ready())
         return arena_or_enomem(n, 16);
     return allocate(n, 16, 0, call_malloc);
 }
 
-/* A sampled block going back: its FREE, then the real free of its base. */
-static HP_NOINLINE void free_sampled(void *p, const hp_marked *m) {
-    hp_record_free((uintptr_t)p, m->id);
-    real.free(m->base);
+HP_EXPORT void *malloc(size_t n) {
+    /* No readiness test: every thread's countdown starts at 0 and is only
+     * set by a slow path that found the allocator ready. */
+    if (HP_LIKELY(countdown(n)))
+        return real.malloc(n);
+    return malloc_slow(n);
+}
+
+/* Possibly a sampled block: if so, its FREE, then the real free of its base. */
+static HP_NOINLINE void free_marked(void *p) {
+    hp_marked m;
+    if (!hp_mark_take(p, &m)) {
+        real.free(p); /* the address set's filter said maybe; the set says no */
+        return;
+    }
+    hp_record_free((uintptr_t)p, m.id);
+    real.free(m.base);
 }
 
 HP_EXPORT void free(void *p) {
@@ -168,9 +182,8 @@ HP_EXPORT void free(void *p) {
         return;
     /* Any other pointer came from the real allocator, so `real` is set (the
      * program's hand-over of p orders it after our look-up). */
-    hp_marked m;
-    if (HP_UNLIKELY(hp_mark_take(p, &m))) {
-        free_sampled(p, &m);
+    if (HP_UNLIKELY(hp_mark_maybe(p))) {
+        free_marked(p);
         return;
     }
     real.free(p);
@@ -181,10 +194,10 @@ static inline void *call_calloc_bytes(size_t size, size_t unused) {
     return real.calloc(1, size);
 }
 
-HP_EXPORT void *calloc(size_t count, size_t n) {
+static HP_NOINLINE void *calloc_slow(size_t count, size_t n) {
     size_t total;
     int overflow = __builtin_mul_overflow(count, n, &total);
-    if (HP_UNLIKELY(!ready())) {
+    if (!ready()) {
         if (overflow) {
             errno = ENOMEM;
             return NULL;
@@ -196,6 +209,13 @@ HP_EXPORT void *calloc(size_t count, size_t n) {
     if (overflow)
         return real.calloc(count, n); /* fails with the allocator's own errno */
     return allocate_slow(total, 16, 0, call_calloc_bytes);
+}
+
+HP_EXPORT void *calloc(size_t count, size_t n) {
+    size_t total;
+    if (HP_LIKELY(!__builtin_mul_overflow(count, n, &total) && countdown(total))) /* see malloc */
+        return real.calloc(count, n);
+    return calloc_slow(count, n);
 }
 
 /* realloc of a block from the bootstrap arena (moved to the real heap), or
@@ -275,7 +295,7 @@ static HP_NOINLINE void *realloc_slow(void *p, size_t n) {
 }
 
 static void *realloc_impl(void *p, size_t n) {
-    if (HP_LIKELY(ready() && p && n && !hp_arena_owns(p) && !hp_mark_maybe(p) && countdown(n)))
+    if (HP_LIKELY(p && n && !hp_arena_owns(p) && !hp_mark_maybe(p) && countdown(n))) /* see malloc */
         return real.realloc(p, n);
     return realloc_slow(p, n);
 }
