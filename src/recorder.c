@@ -145,8 +145,10 @@ static uint64_t next_sample_id(void) {
 }
 
 /* Records the block the real allocator returned at `base` (the program gets
- * base + off) and returns the program's pointer. */
-static void *take_sample(void *base, size_t off, size_t size, uint64_t rate) {
+ * base + off) and returns the program's pointer. Inlined, like the capture
+ * (link-time), so that the unwinder walks as few of our own frames as it can:
+ * each costs ~8 ns. */
+static inline __attribute__((always_inline)) void *take_sample(void *base, size_t off, size_t size, uint64_t rate) {
     /* Busy from before the ring is even looked up: a signal handler's free
      * arriving anywhere in here must not touch this thread's ring. */
     tls.ring_busy = 1;

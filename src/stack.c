@@ -57,7 +57,7 @@ static int is_own_frame(uintptr_t pc) {
  * differences between builds. */
 #define HP_OWN_FRAMES_MAX 8
 
-HP_NOINLINE unsigned hp_stack_capture(uintptr_t *frames, unsigned max, int *truncated) {
+unsigned hp_stack_capture(uintptr_t *frames, unsigned max, int *truncated) {
     /* Ask for our own frames plus one frame more than kept, so a cut stack can
      * be told from one that just fits. */
     if (max > 256)
