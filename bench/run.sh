@@ -79,8 +79,12 @@ add heapprof-default 1 plain 524288
 add heapprof-64k 1 plain 65536
 add heapprof-4k 4 plain 4096
 add heapprof-4m 1 plain 4194304
-add heapprof-rate1 16 plain 1
+add heapprof-rate1 4 plain 1
 add heapprof-off 1 plain 0
+# The same without the 16-byte headers (HEAPPROF_HEADERS=0: the address set, as
+# over jemalloc): what the headers save.
+add heapprof-default-nohdr 1 plain -
+add heapprof-rate1-nohdr 4 plain -
 if [ "$have_heaptrack" = 1 ]; then add heaptrack 400 plain -; fi
 if [ -n "$jemalloc" ]; then
     add jemalloc 1 jemalloc -
@@ -101,8 +105,10 @@ run_one() {
     case "$name" in
     plain) line=$("$wl" "${args[@]}") ;;
     heapprof-*)
-        local rate
+        local rate headers=1
         case "$name" in
+        heapprof-default-nohdr) rate="" headers=0 ;;
+        heapprof-rate1-nohdr) rate=1 headers=0 ;;
         heapprof-default) rate="" ;;
         heapprof-64k) rate=65536 ;;
         heapprof-4k) rate=4096 ;;
@@ -110,7 +116,8 @@ run_one() {
         heapprof-rate1) rate=1 ;;
         heapprof-off) rate=0 ;;
         esac
-        line=$(env ${rate:+HEAPPROF_RATE=$rate} HEAPPROF_OUT="$out/hp" LD_PRELOAD="$lib" "$wl" "${args[@]}") ;;
+        line=$(env ${rate:+HEAPPROF_RATE=$rate} HEAPPROF_HEADERS=$headers HEAPPROF_OUT="$out/hp" \
+            LD_PRELOAD="$lib" "$wl" "${args[@]}") ;;
     heaptrack)
         # heaptrack prints its own chatter on stdout; keep the workload's line.
         # A hard time limit: see README (its interpreter can run away).
