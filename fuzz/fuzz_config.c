@@ -1,7 +1,7 @@
 /* libFuzzer target for the configuration parser (src/config.c).
  *
- * Input layout: byte 0 is a mask of which HEAPPROF_* variables are set (bit i
- * for k_vars[i]); the rest is split at NUL bytes into their values, in order
+ * Input layout: bytes 0 and 1 are a little-endian mask of which HEAPPROF_*
+ * variables are set (bit i for k_vars[i]); the rest is split at NUL bytes into their values, in order
  * (a set variable without a piece of its own is ""). NUL is the separator
  * because an environment value can never contain one, so every value a real
  * environment can hold is reachable.
@@ -36,10 +36,11 @@
 /* Every variable hp_config_load reads. The fake getenv aborts on any other
  * name, so a variable added to config.c without being added here fails the
  * fuzzer instead of going unfuzzed. */
-enum { V_RATE, V_SEED, V_DEPTH, V_INTERVAL, V_FLUSH_MS, V_OUT, V_HTTP, V_SIGNAL, NVARS };
+enum { V_RATE, V_SEED, V_DEPTH, V_INTERVAL, V_FLUSH_MS, V_OUT, V_HTTP, V_SIGNAL, V_HEADERS, NVARS };
 static const char *const k_vars[NVARS] = {
     "HEAPPROF_RATE", "HEAPPROF_SEED", "HEAPPROF_DEPTH", "HEAPPROF_INTERVAL",
     "HEAPPROF_FLUSH_MS", "HEAPPROF_OUT", "HEAPPROF_HTTP", "HEAPPROF_SIGNAL",
+    "HEAPPROF_HEADERS",
 };
 
 /* The fake environment of one run. hp_getenv_fn has no context argument,
@@ -302,6 +303,17 @@ static void check_config(const hp_config *c)
     }
     if (v == NULL || g_warned[V_SIGNAL])
         check(c->dump_signal == 0, "signal dumps on without a valid HEAPPROF_SIGNAL");
+
+    v = g_value[V_HEADERS];
+    if (v != NULL) {
+        uint64_t on = 0;
+        int ok = hp_parse_u64(v, 0, 1, &on) == 0;
+        check(g_warned[V_HEADERS] == !ok, "headers warning unlike hp_parse_u64(0..1)");
+        if (ok)
+            check(c->headers == (int)on, "headers differs from hp_parse_u64");
+    }
+    if (v == NULL || g_warned[V_HEADERS])
+        check(c->headers == 1, "headers not default (1)");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -315,8 +327,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf, data, size);
     buf[size] = '\0';
 
-    unsigned mask = size > 0 ? data[0] : 0;
-    char *p = size > 0 ? buf + 1 : buf;
+    unsigned mask = (size > 0 ? data[0] : 0) | (size > 1 ? (unsigned)data[1] << 8 : 0);
+    size_t skip = size < 2 ? size : 2;
+    char *p = buf + skip;
     char *end = buf + size;
     for (int i = 0; i < NVARS; i++) {
         g_warned[i] = 0;
@@ -344,8 +357,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(cfg);
     }
 
-    /* The whole input (after the mask byte) as one text for each parser. */
-    const char *text = size > 0 ? buf + 1 : buf;
+    /* The whole input (after the mask) as one text for each parser. */
+    const char *text = buf + skip;
     check_parse_u64(text, 0, UINT64_MAX);
     check_parse_u64(text, 1, HP_MAX_DEPTH);
     check_parse_bytes(text, UINT64_MAX);
