@@ -11,7 +11,8 @@
  *           and the other parts of a sample (addrset insert, next gap).
  *  flusher  aggregate 1,000,000 live samples on 10,000 stacks, then encode and
  *           gzip the profile: time, heapprof's own memory (hp_own_bytes), the
- *           profile's size.
+ *           profile's size; then the flusher's steady state at that live count
+ *           (FREE + ALLOC pairs) and every sample freed.
  *
  * usage: bench-micro [--quick] [shim|addrset|sample|flusher]...
  * The library path is built in (HEAPPROF_LIB_PATH) unless $HEAPPROF_LIB is set.
@@ -507,6 +508,91 @@ static void *watch_own_bytes(void *arg) {
 
 static double mib(size_t b) { return (double)b / 1048576.0; }
 
+/* Events are applied in batches, as the flusher drains a ring segment: built
+ * into one buffer first, then applied back to back under one timer (a timer
+ * per event would cost as much as the event). */
+#define FL_BATCH 1024
+
+typedef struct {
+    hp_profile *prof;
+    const pc_pool *pool;
+    unsigned depth;
+    size_t n_stacks;
+    uint64_t seed;
+    unsigned char *buf; /* FL_BATCH records of hp_event_bytes(depth) */
+    size_t n;           /* records in buf */
+} fl_batch;
+
+static hp_event *fl_slot(fl_batch *b) {
+    hp_event *ev = (hp_event *)(void *)(b->buf + b->n++ * hp_event_bytes(b->depth));
+    memset(ev, 0, sizeof *ev);
+    return ev;
+}
+
+/* Sample `id` on stack k, with frames spread over the loaded code. */
+static void fl_alloc(fl_batch *b, uint64_t id, size_t k) {
+    hp_event *ev = fl_slot(b);
+    ev->kind = HP_EV_ALLOC;
+    ev->depth = b->depth;
+    ev->id = id;
+    ev->addr = 0x7e0000000000ull + 64 * id;
+    ev->size = 16 + splitmix(&b->seed) % 4096;
+    ev->rate = 524288;
+    for (unsigned j = 0; j < b->depth; j++)
+        ev->frames[j] = b->pool->pc[(k * 2654435761u + j * 40503u + (k >> 3) * j) % b->pool->n];
+}
+
+static void fl_free(fl_batch *b, uint64_t id) {
+    hp_event *ev = fl_slot(b);
+    ev->kind = HP_EV_FREE;
+    ev->id = id;
+}
+
+/* Applies the batch; returns the ns it took. */
+static uint64_t fl_apply(fl_batch *b) {
+    uint64_t t0 = now_ns();
+    for (size_t i = 0; i < b->n; i++)
+        hp_profile_apply(b->prof, (const hp_event *)(const void *)(b->buf + i * hp_event_bytes(b->depth)));
+    uint64_t t = now_ns() - t0;
+    b->n = 0;
+    return t;
+}
+
+/* Steady state at `live` live samples: n_pairs times, a random live sample is
+ * freed and a new one allocated: a long-running program, whose every
+ * allocation and free the flusher applies at RATE=1. */
+static double fl_steady(fl_batch *b, uint64_t *live_ids, size_t live, size_t n_pairs, uint64_t *next_id) {
+    uint64_t t = 0;
+    for (size_t i = 0; i < n_pairs; i++) {
+        size_t k = splitmix(&b->seed) % live;
+        fl_free(b, live_ids[k]);
+        live_ids[k] = (*next_id)++;
+        fl_alloc(b, live_ids[k], splitmix(&b->seed) % b->n_stacks);
+        if (b->n == FL_BATCH)
+            t += fl_apply(b);
+    }
+    t += fl_apply(b);
+    return (double)t;
+}
+
+/* Every live sample freed, in random order. */
+static double fl_free_all(fl_batch *b, uint64_t *live_ids, size_t live) {
+    for (size_t i = live; i > 1; i--) {
+        size_t k = splitmix(&b->seed) % i;
+        uint64_t x = live_ids[i - 1];
+        live_ids[i - 1] = live_ids[k];
+        live_ids[k] = x;
+    }
+    uint64_t t = 0;
+    for (size_t i = 0; i < live; i++) {
+        fl_free(b, live_ids[i]);
+        if (b->n == FL_BATCH)
+            t += fl_apply(b);
+    }
+    t += fl_apply(b);
+    return (double)t;
+}
+
 static void bench_flusher(void) {
     const size_t n_stacks = quick ? 1000 : 10000, n_live = quick ? 50000 : 1000000;
     const unsigned depth = 10;
@@ -530,40 +616,30 @@ static void bench_flusher(void) {
      * sample i on stack i % n_stacks. */
     uintptr_t base = (uintptr_t)0x7e0000000000ull;
     hp_profile *prof = hp_profile_new();
-    unsigned char evbuf[sizeof(hp_event) + 16 * sizeof(uintptr_t)] __attribute__((aligned(16)));
-    hp_event *ev = (hp_event *)(void *)evbuf;
-    uint64_t seed = 9;
-    /* Tables grow by doubling (profile) and by 4x levels (addrset), so the
-     * bytes per live sample peak right after a growth step: check the target
-     * (4 MiB + 128 B per live sample) at every 1024th sample, not just at the end. */
-    double worst_margin = -1e300;
-    size_t worst_at = 0, worst_own = 0;
+    fl_batch fb = {prof, &pool, depth, n_stacks, 9, xmalloc(FL_BATCH * hp_event_bytes(depth)), 0};
+    /* Tables grow by splitting or doubling (profile) and by 4x levels
+     * (addrset), so the bytes per live sample peak right after a growth step:
+     * check the target (4 MiB + 128 B per live sample) after every batch of
+     * 1024 samples, not just at the end. */
+    double worst_margin = -1e300, worst_prof = 0;
+    size_t worst_at = 0, worst_own = 0, worst_prof_at = 0;
     uint64_t t_set = 0, t_apply = 0;
     for (size_t i = 0; i < n_live; i++) {
-        size_t k = i % n_stacks;
+        fl_alloc(&fb, i + 1, i % n_stacks);
+        if (fb.n < FL_BATCH && i + 1 < n_live)
+            continue;
         uint64_t a0 = now_ns();
-        (void)hp_addrset_insert(base + 64 * (uintptr_t)i, i + 1);
-        uint64_t a1 = now_ns();
-        memset(ev, 0, sizeof *ev);
-        ev->kind = HP_EV_ALLOC;
-        ev->depth = depth;
-        ev->id = i + 1;
-        ev->addr = base + 64 * i;
-        ev->size = 16 + splitmix(&seed) % 4096;
-        ev->rate = 524288;
-        for (unsigned j = 0; j < depth; j++)
-            ev->frames[j] = pool.pc[(k * 2654435761u + j * 40503u + (k >> 3) * j) % pool.n];
-        uint64_t a2 = now_ns();
-        hp_profile_apply(prof, ev);
-        uint64_t a3 = now_ns();
-        t_set += a1 - a0;
-        t_apply += a3 - a2;
-        if ((i & 1023) == 1023) {
-            size_t own = hp_own_bytes() - own0;
-            double margin = (double)own - (4.0 * 1048576.0 + 128.0 * (double)(i + 1));
-            if (margin > worst_margin)
-                worst_margin = margin, worst_at = i + 1, worst_own = own;
-        }
+        for (size_t j = i + 1 - fb.n; j <= i; j++)
+            (void)hp_addrset_insert(base + 64 * (uintptr_t)j, j + 1);
+        t_set += now_ns() - a0;
+        t_apply += fl_apply(&fb);
+        size_t own = hp_own_bytes() - own0;
+        double margin = (double)own - (4.0 * 1048576.0 + 128.0 * (double)(i + 1));
+        if (margin > worst_margin)
+            worst_margin = margin, worst_at = i + 1, worst_own = own;
+        double per = (double)hp_profile_bytes(prof) / (double)(i + 1);
+        if (i + 1 >= n_live / 4 && per > worst_prof) /* past the stack tables' weight */
+            worst_prof = per, worst_prof_at = i + 1;
     }
     size_t own_prof = hp_own_bytes();
     hp_addrset_stats as;
@@ -571,6 +647,7 @@ static void bench_flusher(void) {
     size_t own_set = own0 + (size_t)as.bytes;
     hp_profile_stats ps;
     hp_profile_stats_get(prof, &ps);
+    size_t prof_bytes = hp_profile_bytes(prof);
 
     hp_maps *maps = hp_maps_new();
     double enc_ms[2] = {0, 0};
@@ -596,16 +673,34 @@ static void bench_flusher(void) {
     }
     size_t own_maps = hp_own_bytes();
 
+    /* The flusher's other work at rate 1: frees, and allocations that replace
+     * them at a constant live count. */
+    uint64_t *live_ids = xmalloc(n_live * sizeof *live_ids);
+    for (size_t i = 0; i < n_live; i++)
+        live_ids[i] = i + 1;
+    uint64_t next_id = n_live + 1;
+    size_t n_pairs = n_live / 2;
+    double t_steady = fl_steady(&fb, live_ids, n_live, n_pairs, &next_id);
+    size_t own_steady = hp_own_bytes();
+    double t_free = fl_free_all(&fb, live_ids, n_live);
+    size_t own_empty = hp_own_bytes();
+    hp_profile_stats ps_end;
+    hp_profile_stats_get(prof, &ps_end);
+
     printf("\n## Flusher: %zu live samples on %llu distinct stacks (depth %u)\n\n", n_live,
            (unsigned long long)ps.stacks, depth);
     printf("| step | time | heapprof own memory after |\n|---|---:|---:|\n");
-    printf("| addrset: insert %zu addresses (app side; timer included) | %.1f ms (%.0f ns each) | %.1f MiB (addrset) |\n",
-           n_live, (double)t_set / 1e6, (double)t_set / (double)n_live, mib(own_set - own0));
-    printf("| profile: apply %zu ALLOC events (timer included) | %.1f ms (%.0f ns each) | %.1f MiB (all) |\n", n_live,
-           (double)t_apply / 1e6, (double)t_apply / (double)n_live, mib(own_prof - own0));
+    printf("| addrset: insert %zu addresses (app side; batches of %d) | %.1f ms (%.0f ns each) | %.1f MiB (addrset) |\n",
+           n_live, FL_BATCH, (double)t_set / 1e6, (double)t_set / (double)n_live, mib(own_set - own0));
+    printf("| profile: apply %zu ALLOC events (batches of %d) | %.1f ms (%.0f ns each) | %.1f MiB (all) |\n", n_live,
+           FL_BATCH, (double)t_apply / 1e6, (double)t_apply / (double)n_live, mib(own_prof - own0));
     printf("| encode + gzip, first (reads symbol tables) | %.1f ms | peak %.1f MiB |\n", enc_ms[0],
            mib(peak[0] - own0));
     printf("| encode + gzip, again | %.1f ms | peak %.1f MiB |\n", enc_ms[1], mib(peak[1] - own0));
+    printf("| profile: steady state at %zu live, %zu FREE + ALLOC pairs | %.1f ms (%.0f ns per event) | %.1f MiB (all) |\n",
+           n_live, n_pairs, t_steady / 1e6, t_steady / (2.0 * (double)n_pairs), mib(own_steady - own0));
+    printf("| profile: apply %zu FREE events, random order, down to 0 live | %.1f ms (%.0f ns each) | %.1f MiB (all) |\n",
+           n_live, t_free / 1e6, t_free / (double)n_live, mib(own_empty - own0));
     printf("\nprofile %.1f KiB gzipped; own memory at rest %.1f MiB (%.1f MiB of it symbol tables/maps) = "
            "%.0f B per live sample (addrset %.0f B + profile %.0f B) + maps\n",
            (double)gz_len / 1024.0, mib(own_maps - own0), mib(own_maps - own_prof),
@@ -618,6 +713,12 @@ static void bench_flusher(void) {
            "(%.0f B per live sample there)\n",
            mib(worst_own), worst_at, worst_margin > 0 ? "OVER" : "under", fabs(worst_margin) / 1048576.0,
            (double)worst_own / (double)worst_at);
+    printf("the profile's own tables (hp_profile_bytes): %.0f B per live sample at %zu live, worst %.0f B at %zu "
+           "while growing (from %zu live); %llu frees matched, %llu left pending\n",
+           (double)prof_bytes / (double)n_live, n_live, worst_prof, worst_prof_at, n_live / 4,
+           (unsigned long long)ps_end.frees, (unsigned long long)ps_end.pending_frees);
+    free(live_ids);
+    free(fb.buf);
     if (maps)
         hp_maps_free(maps);
     hp_profile_free(prof);

@@ -35,10 +35,17 @@ static pthread_t flusher_thread;
 static int flusher_running;
 static pid_t flusher_pid; /* the process whose flusher it is (fork updates it) */
 /* Futex word: bumped by every wake-up so a wake between the flusher's check
- * and its wait is never lost. Relaxed increments: the futex syscall itself
- * orders the wake against the wait. */
+ * and its wait is never lost. The waker's increment is a release and the
+ * flusher reads it with acquire at the top of each round, so a flag set
+ * before a wake (dump_requested, stop_requested) is seen by the round that
+ * sees the new value. */
 static _Atomic uint32_t wake_word;
-static _Atomic int dump_requested; /* relaxed: a flag re-read after every wake */
+/* Set while the flusher is in (or about to enter) its futex wait: only then
+ * does a wake need the system call. App threads wake the flusher whenever
+ * their ring backs up, which at high sampling rates is often, and a futex
+ * wake costs a syscall even when nobody waits. See hp_flusher_wake. */
+static _Atomic int flusher_sleeping;
+static _Atomic int dump_requested; /* relaxed: ordered by the wake (see wake_word) */
 static _Atomic int stop_requested;  /* relaxed: same */
 /* The final dump: EXIT_NONE, then EXIT_RUNNING while one exiting thread
  * writes it, then EXIT_DONE. Acquire/release: a thread that waits for
@@ -54,9 +61,18 @@ static uint64_t now_ns(clockid_t clock) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A Dekker-style handshake with wait_for_wake: the waker writes wake_word
+ * then reads flusher_sleeping; the flusher writes flusher_sleeping then reads
+ * wake_word. Both sides need seq_cst (a store-then-load pair is the one
+ * reordering acquire/release allows): in the single total order at least one
+ * side sees the other's write. Either the waker sees the flag and makes the
+ * syscall (FUTEX_WAIT compares wake_word in the kernel, so a wake just before
+ * the wait makes the wait return at once), or the flusher sees the new
+ * wake_word and does not wait. So no wake-up is lost. Async-signal-safe. */
 void hp_flusher_wake(void) {
-    atomic_fetch_add_explicit(&wake_word, 1, memory_order_relaxed);
-    syscall(SYS_futex, &wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    atomic_fetch_add_explicit(&wake_word, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&flusher_sleeping, memory_order_seq_cst))
+        syscall(SYS_futex, &wake_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 void hp_flusher_request_dump(void) {
@@ -64,9 +80,17 @@ void hp_flusher_request_dump(void) {
     hp_flusher_wake();
 }
 
+/* Sleeps until a wake-up after `seen` was read, or the timeout (see
+ * hp_flusher_wake for the handshake). */
 static void wait_for_wake(uint32_t seen, uint64_t timeout_ns) {
-    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
-    syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+    atomic_store_explicit(&flusher_sleeping, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&wake_word, memory_order_seq_cst) == seen) {
+        struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+        syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+    }
+    /* Relaxed: a waker that still sees 1 only makes a needless syscall, and
+     * the next wait sets it again (seq_cst) before it checks. */
+    atomic_store_explicit(&flusher_sleeping, 0, memory_order_relaxed);
 }
 
 /* ---- building and writing one profile (state_lock held) ---- */
@@ -202,7 +226,8 @@ static void *flusher_main(void *arg) {
     uint64_t interval = hp_cfg.interval_ns;
     uint64_t next_dump = interval ? now_ns(CLOCK_MONOTONIC) + interval : UINT64_MAX;
     for (;;) {
-        uint32_t seen = atomic_load_explicit(&wake_word, memory_order_relaxed);
+        /* Acquire: pairs with the waker's increment (see wake_word). */
+        uint32_t seen = atomic_load_explicit(&wake_word, memory_order_acquire);
         int stop = atomic_load_explicit(&stop_requested, memory_order_relaxed);
         int requested = atomic_exchange_explicit(&dump_requested, 0, memory_order_relaxed);
         uint64_t now = now_ns(CLOCK_MONOTONIC);
@@ -313,6 +338,8 @@ static void fork_child(void) {
     flusher_running = 0;
     atomic_store_explicit(&stop_requested, 0, memory_order_relaxed);
     atomic_store_explicit(&exit_done, EXIT_NONE, memory_order_relaxed);
+    /* The parent's flusher may have been asleep at the fork; ours is not yet. */
+    atomic_store_explicit(&flusher_sleeping, 0, memory_order_relaxed);
     if (was_running)
         spawn_flusher();
 }

@@ -1,46 +1,150 @@
+/* Flusher-side aggregation (see profile.h).
+ *
+ * Cost model: at HEAPPROF_RATE=1 the flusher applies every allocation and
+ * every free of the program, so an event must cost a cache miss or two at
+ * most, and the tables must stay within the memory target (4 MiB + 128 B per
+ * live sample, the app side's address set included) at every moment, not only
+ * at rest:
+ *  - a live sample is a 16-byte slot (id, stack index, weight key); its weight
+ *    is recomputed from (size, rate) when it is freed, bit for bit the value
+ *    added at allocation, so the in-use sums are exactly what they were;
+ *  - the live table is segmented (extendible hashing): it grows by splitting
+ *    one 64 KiB segment at a time, never by copying the whole table, so there
+ *    is no transient twice its size; segments come from slabs whose pages
+ *    are populated in one call (page faults, not hashing, dominated growth);
+ *  - stacks are found through 8-byte slots holding 32 bits of their hash, so
+ *    a probe touches a record only when it is almost certainly the one;
+ *    records come from an arena (no allocator call, no header per stack) and
+ *    their in-use totals sit in a dense array, which is all a FREE touches. */
 #include "profile.h"
 
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "common.h"
 #include "internal_alloc.h"
 #include "sampler.h"
 
+/* A stack as an ALLOC needs it: records start on a cache line, so comparing
+ * a 10-frame stack and adding to its totals touches two lines. The hash is
+ * not kept: only a growing slot table needs it again. */
 typedef struct hp_stack_rec {
-    uint64_t hash;
     uint32_t depth;
     uint32_t truncated;
-    uint64_t live;     /* live samples on this stack */
-    double values[HP_NVALUES];
+    double alloc_objects, alloc_space;
     uintptr_t frames[];
 } hp_stack_rec;
 
-/* A live sampled allocation, or (stack == NULL) a FREE waiting for its ALLOC.
- * id 0 marks an empty slot: sample ids start at 1. */
+/* A stack's in-use totals, as a FREE needs them: in a dense array indexed
+ * like the records, two per cache line, so a FREE (which finds the stack
+ * index in its live slot) touches one line, reached without a pointer. */
+typedef struct hp_inuse {
+    uint64_t live; /* live samples on this stack */
+    double objects, space;
+    uint64_t pad;
+} hp_inuse;
+_Static_assert(sizeof(hp_inuse) == 32, "two per cache line");
+
+/* ---- live-sample tables: segmented open addressing ----
+ *
+ * A live sampled allocation (in `live`) or a FREE waiting for its ALLOC (in
+ * `pending`, where stack and wkey are unused). id 0 marks an empty slot:
+ * sample ids start at 1. */
 typedef struct hp_live {
     uint64_t id;
-    hp_stack_rec *stack;
-    double objects; /* un-sampled weight */
-    double bytes;
+    uint32_t stack; /* index into hp_profile.stacks */
+    uint32_t wkey;  /* size and rate: see "weight keys" */
 } hp_live;
+_Static_assert(sizeof(hp_live) == 16, "four slots per cache line");
 
-/* Open addressing with linear probing and backward-shift deletion: the table
- * is single-threaded, so deletion can really empty slots (no tombstones). */
+/* A segment is a small linear-probing table with backward-shift deletion
+ * (single-threaded, so removal really empties slots: no tombstones). Ids are
+ * routed to segments by the top bits of their hash and to slots by the low
+ * bits. At 3/4 load the segment splits in two on its next hash bit: growth
+ * touches 64 KiB at a time and the table never exists twice. */
+#define SEG_SHIFT 12
+#define SEG_SLOTS (1u << SEG_SHIFT)
+#define SEG_MASK (SEG_SLOTS - 1)
+#define SEG_FULL (SEG_SLOTS / 4 * 3)
+/* Directory depth limit: far beyond any memory (2^40 segments), it only
+ * bounds the loop should ids ever collide in all their top bits. */
+#define DIR_MAX_DEPTH 40
+
+/* The header lives apart from the slots (a few KiB for all of them, so it
+ * stays cached): an insert or a removal touches only the slot's own line. */
+typedef struct hp_seg {
+    hp_live *slots;  /* SEG_SLOTS of them */
+    uint32_t count;
+    uint32_t depth; /* local depth: the ids here share their top `depth` hash bits */
+} hp_seg;
+
+/* Segment slots come from slabs of several segments (see seg_slots_get). */
+typedef struct hp_slab {
+    struct hp_slab *next;
+    void *mem;
+    size_t bytes;
+} hp_slab;
+
 typedef struct hp_id_table {
-    hp_live *slots;
-    size_t cap; /* power of two */
+    hp_seg **dir;    /* 2^gdepth entries; a segment of local depth d fills 2^(gdepth-d) of them */
+    uint32_t gdepth;
+    size_t nsegs;
     size_t count;
+    hp_slab *slabs;      /* newest first */
+    size_t n_slabs, slab_bytes;
+    size_t slab_free;    /* segments still unused in the newest slab */
 } hp_id_table;
+
+/* A slot found by id_find: its segment and index. */
+typedef struct {
+    hp_seg *seg;
+    size_t i;
+} id_pos;
+
+/* ---- weight keys ----
+ * The weight of a sample depends on its size and on the rate in force when it
+ * was taken. Both fit 32 bits almost always: bit 31 clear, the rate as an
+ * index into the profile's table of rates seen (6 bits), the size below
+ * 32 MiB (25 bits). Otherwise bit 31 is set and the rest indexes a side array
+ * of (size, rate) records, with its own free list. */
+#define WK_BIG 0x80000000u
+#define WK_SIZE_BITS 25
+#define WK_SIZE_MAX ((1u << WK_SIZE_BITS) - 1)
+#define WK_MAX_RATES 64
+#define WK_MAX_BIG (WK_BIG - 1)
+
+typedef struct hp_big_weight {
+    uint64_t size; /* while on the free list: index + 1 of the next free record */
+    uint64_t rate;
+} hp_big_weight;
+
+/* Stack records are carved from chunks of this size (a record is at most
+ * ~2 KiB at the 256-frame depth limit). */
+#define ARENA_CHUNK (64u * 1024u)
+
+typedef struct hp_arena_chunk {
+    struct hp_arena_chunk *next;
+    size_t bytes; /* total, header included */
+} hp_arena_chunk;
 
 struct hp_profile {
     hp_stack_rec **stacks; /* insertion order */
-    size_t n_stacks, cap_stacks;
-    uint32_t *stack_slots; /* open addressing: index + 1 into stacks, 0 = empty */
+    hp_inuse *inuse;       /* same index */
+    size_t n_stacks, cap_stacks, cap_inuse;
+    /* Open addressing: (hash >> 32) << 32 | (index + 1) into stacks, 0 = empty. */
+    uint64_t *stack_slots;
     size_t stack_slot_cap;
+    hp_arena_chunk *arena;   /* newest chunk first */
+    char *arena_next, *arena_end;
+    size_t arena_bytes;
     hp_id_table live;
     hp_id_table pending; /* frees that arrived before their allocation */
-    size_t stack_bytes;
+    uint64_t rates[WK_MAX_RATES];
+    uint32_t n_rates, last_rate; /* last_rate: index of the rate used last, a one-entry cache */
+    hp_big_weight *big;
+    uint32_t n_big, cap_big, big_free; /* big_free: index + 1 of the first free record */
     hp_profile_stats stats;
 };
 
@@ -53,85 +157,348 @@ static uint64_t mix64(uint64_t x) {
     return x;
 }
 
+/* One multiply per frame (the rotation feeds the high bits of the previous
+ * product back to the low end), one full mix at the end: the table index and
+ * the tag then depend on every bit of every frame. A collision only costs a
+ * comparison of frames. */
 static uint64_t stack_hash(const uintptr_t *frames, uint32_t depth) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ depth;
-    for (uint32_t i = 0; i < depth; i++)
-        h = mix64(h ^ frames[i]) + i;
-    return h;
+    for (uint32_t i = 0; i < depth; i++) {
+        h = (h << 27 | h >> 37) ^ (uint64_t)frames[i];
+        h *= 0xd6e8feb86659fd93ull;
+    }
+    return mix64(h);
 }
 
 /* ---- id tables ---- */
 
-static int id_table_grow(hp_id_table *t) {
-    size_t ncap = t->cap ? t->cap * 2 : 1024;
-    hp_live *ns = hp_calloc(ncap, sizeof *ns);
-    if (!ns)
-        return -1;
-    for (size_t i = 0; i < t->cap; i++) {
-        if (!t->slots[i].id)
-            continue;
-        size_t j = mix64(t->slots[i].id) & (ncap - 1);
-        while (ns[j].id)
-            j = (j + 1) & (ncap - 1);
-        ns[j] = t->slots[i];
+static inline uint64_t id_hash(uint64_t id) { return mix64(id); }
+
+/* The top gdepth bits (none when gdepth is 0: the two shifts avoid a shift by 64). */
+static inline size_t dir_index(const hp_id_table *t, uint64_t h) { return (size_t)((h >> 1) >> (63 - t->gdepth)); }
+
+/* Mapped, zeroed memory, its pages populated in one call when the kernel can
+ * (MADV_POPULATE_WRITE, Linux 5.14) and in huge pages when it is a multiple
+ * of 2 MiB (a no-op where THP is off). Populating pages dominates the cost of
+ * growing: one fault per 4 KiB page costs ~15 us in the VM measured here,
+ * populating ~5.6 us per page, a huge page ~1 us per 4 KiB. */
+static void *slab_map(size_t bytes) {
+    void *m = hp_pages_alloc(bytes);
+    if (!m)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes % (2u << 20) == 0)
+        (void)madvise(m, bytes, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+    (void)madvise(m, bytes, MADV_POPULATE_WRITE); /* best effort: else faulted in on use */
+#endif
+    return m;
+}
+
+/* Slots for one more segment. A new slab holds an eighth of the table's
+ * segments (1 to 32, i.e. 64 KiB to 2 MiB), so the slack is at most 1/8 of
+ * the table, and pages come in big batches once the table is big. */
+#define SLAB_MAX_SEGS 32u
+#define SEG_BYTES (SEG_SLOTS * sizeof(hp_live))
+
+static hp_live *seg_slots_get(hp_id_table *t) {
+    if (!t->slab_free) {
+        size_t n = t->nsegs / 8;
+        n = n < 1 ? 1 : n > SLAB_MAX_SEGS ? SLAB_MAX_SEGS : n;
+        hp_slab *sl = hp_malloc(sizeof *sl);
+        if (!sl)
+            return NULL;
+        sl->mem = slab_map(n * SEG_BYTES);
+        if (!sl->mem) {
+            hp_free(sl);
+            return NULL;
+        }
+        sl->bytes = n * SEG_BYTES;
+        sl->next = t->slabs;
+        t->slabs = sl;
+        t->n_slabs++;
+        t->slab_bytes += sl->bytes;
+        t->slab_free = n;
     }
-    hp_free(t->slots);
-    t->slots = ns;
-    t->cap = ncap;
+    size_t used = t->slabs->bytes / SEG_BYTES - t->slab_free--;
+    return (hp_live *)(void *)((char *)t->slabs->mem + used * SEG_BYTES);
+}
+
+static hp_seg *seg_new(hp_id_table *t, uint32_t depth) {
+    hp_seg *s = hp_malloc(sizeof *s);
+    if (!s)
+        return NULL;
+    s->slots = seg_slots_get(t);
+    if (!s->slots) {
+        hp_free(s);
+        return NULL;
+    }
+    s->count = 0;
+    s->depth = depth;
+    return s;
+}
+
+static int id_table_init(hp_id_table *t) {
+    t->dir = hp_malloc(sizeof *t->dir);
+    if (!t->dir)
+        return -1;
+    t->dir[0] = seg_new(t, 0);
+    if (!t->dir[0]) {
+        hp_free(t->dir);
+        t->dir = NULL;
+        return -1;
+    }
+    t->gdepth = 0;
+    t->nsegs = 1;
     return 0;
 }
 
-static hp_live *id_table_find(hp_id_table *t, uint64_t id) {
-    if (!t->cap)
-        return NULL;
-    for (size_t j = mix64(id) & (t->cap - 1);; j = (j + 1) & (t->cap - 1)) {
-        if (t->slots[j].id == id)
-            return &t->slots[j];
-        if (!t->slots[j].id)
-            return NULL;
+static void id_table_free(hp_id_table *t) {
+    /* A segment fills a run of 2^(gdepth - depth) entries: free it once, at its first. */
+    size_t n = t->dir ? (size_t)1 << t->gdepth : 0;
+    for (size_t i = 0; i < n;) {
+        hp_seg *s = t->dir[i];
+        i += (size_t)1 << (t->gdepth - s->depth);
+        hp_free(s);
     }
+    hp_free(t->dir);
+    while (t->slabs) {
+        hp_slab *next = t->slabs->next;
+        hp_pages_free(t->slabs->mem, t->slabs->bytes);
+        hp_free(t->slabs);
+        t->slabs = next;
+    }
+    memset(t, 0, sizeof *t);
 }
 
-static hp_live *id_table_add(hp_id_table *t, uint64_t id) {
-    if ((t->count + 1) * 2 > t->cap && id_table_grow(t) != 0)
-        return NULL;
-    size_t j = mix64(id) & (t->cap - 1);
-    while (t->slots[j].id)
-        j = (j + 1) & (t->cap - 1);
-    memset(&t->slots[j], 0, sizeof t->slots[j]);
-    t->slots[j].id = id;
-    t->count++;
-    return &t->slots[j];
+static size_t id_table_bytes(const hp_id_table *t) {
+    size_t dir = t->dir ? ((size_t)1 << t->gdepth) * sizeof(hp_seg *) : 0;
+    return t->slab_bytes + t->n_slabs * sizeof(hp_slab) + t->nsegs * sizeof(hp_seg) + dir;
 }
 
-static void id_table_remove(hp_id_table *t, hp_live *slot) {
-    size_t mask = t->cap - 1;
-    size_t hole = (size_t)(slot - t->slots);
-    /* Backward shift: move later entries of the probe run into the hole when
-     * their home slot is not between the hole and their position. */
-    for (size_t j = (hole + 1) & mask; t->slots[j].id; j = (j + 1) & mask) {
-        size_t home = mix64(t->slots[j].id) & mask;
-        if (((j - home) & mask) >= ((j - hole) & mask)) {
-            t->slots[hole] = t->slots[j];
+static int dir_double(hp_id_table *t) {
+    if (t->gdepth >= DIR_MAX_DEPTH)
+        return -1;
+    size_t n = (size_t)1 << t->gdepth;
+    hp_seg **nd = hp_malloc(2 * n * sizeof *nd);
+    if (!nd)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        nd[2 * i] = nd[2 * i + 1] = t->dir[i];
+    hp_free(t->dir);
+    t->dir = nd;
+    t->gdepth++;
+    return 0;
+}
+
+static hp_live *seg_put(hp_seg *s, uint64_t id, uint64_t h) {
+    size_t j = h & SEG_MASK;
+    while (s->slots[j].id)
+        j = (j + 1) & SEG_MASK;
+    s->slots[j].id = id;
+    s->count++;
+    return &s->slots[j];
+}
+
+/* Empties slot `hole`, pulling later entries of its probe run back when their
+ * home is not between the hole and their position. */
+static void seg_remove_at(hp_seg *s, size_t hole) {
+    for (size_t j = (hole + 1) & SEG_MASK; s->slots[j].id; j = (j + 1) & SEG_MASK) {
+        size_t home = id_hash(s->slots[j].id) & SEG_MASK;
+        if (((j - home) & SEG_MASK) >= ((j - hole) & SEG_MASK)) {
+            s->slots[hole] = s->slots[j];
             hole = j;
         }
     }
-    t->slots[hole].id = 0;
+    s->slots[hole].id = 0;
+    s->count--;
+}
+
+/* Moves the entries of s whose hash has bit `bit` set to n. The walk starts
+ * after an empty slot, so no probe run wraps past the start; an entry moved
+ * out is replaced by later entries of its own run (backward shift), which are
+ * still to be examined, so the slot is looked at again. Entries already kept
+ * never move. */
+static void seg_split_entries(hp_seg *s, hp_seg *n, unsigned bit) {
+    size_t start = 0;
+    while (s->slots[start].id)
+        start++; /* there is an empty slot: a segment is never full */
+    for (size_t k = 1; k < SEG_SLOTS;) {
+        size_t j = (start + k) & SEG_MASK;
+        uint64_t id = s->slots[j].id;
+        uint64_t h = id ? id_hash(id) : 0;
+        if (id && (h >> bit) & 1) {
+            *seg_put(n, id, h) = s->slots[j];
+            seg_remove_at(s, j);
+        } else {
+            k++;
+        }
+    }
+}
+
+/* Splits the segment at directory entry di in two on its next hash bit. */
+static int seg_split(hp_id_table *t, size_t di) {
+    hp_seg *s = t->dir[di];
+    if (s->depth == t->gdepth) {
+        if (dir_double(t) != 0)
+            return -1;
+        di *= 2;
+    }
+    hp_seg *n = seg_new(t, s->depth + 1);
+    if (!n)
+        return -1;
+    seg_split_entries(s, n, 63 - s->depth);
+    s->depth++;
+    /* The entries that pointed to s: a run of 2^(gdepth - old depth); its
+     * upper half now goes to n. */
+    size_t run = (size_t)1 << (t->gdepth - s->depth + 1);
+    size_t first = di & ~(run - 1);
+    for (size_t i = first + run / 2; i < first + run; i++)
+        t->dir[i] = n;
+    t->nsegs++;
+    return 0;
+}
+
+static int id_find(const hp_id_table *t, uint64_t id, uint64_t h, id_pos *out) {
+    if (!t->count)
+        return 0;
+    hp_seg *s = t->dir[dir_index(t, h)];
+    for (size_t j = h & SEG_MASK;; j = (j + 1) & SEG_MASK) {
+        if (s->slots[j].id == id) {
+            out->seg = s;
+            out->i = j;
+            return 1;
+        }
+        if (!s->slots[j].id)
+            return 0;
+    }
+}
+
+/* A new slot for id (not present), or NULL when out of memory. */
+static hp_live *id_add(hp_id_table *t, uint64_t id, uint64_t h) {
+    if (!t->dir && id_table_init(t) != 0)
+        return NULL;
+    size_t di = dir_index(t, h);
+    while (t->dir[di]->count >= SEG_FULL) {
+        if (seg_split(t, di) != 0)
+            return NULL;
+        di = dir_index(t, h);
+    }
+    hp_live *l = seg_put(t->dir[di], id, h);
+    t->count++;
+    return l;
+}
+
+static void id_remove(hp_id_table *t, id_pos pos) {
+    seg_remove_at(pos.seg, pos.i);
     t->count--;
+}
+
+/* ---- weight keys ---- */
+
+static int rate_index(hp_profile *p, uint64_t rate) {
+    if (p->n_rates && p->rates[p->last_rate] == rate)
+        return (int)p->last_rate;
+    for (uint32_t i = 0; i < p->n_rates; i++)
+        if (p->rates[i] == rate)
+            return (int)(p->last_rate = i);
+    if (p->n_rates == WK_MAX_RATES)
+        return -1;
+    p->rates[p->n_rates] = rate;
+    return (int)(p->last_rate = p->n_rates++);
+}
+
+static int big_add(hp_profile *p, uint64_t size, uint64_t rate, uint32_t *wkey) {
+    uint32_t i;
+    if (p->big_free) {
+        i = p->big_free - 1;
+        p->big_free = (uint32_t)p->big[i].size;
+    } else {
+        if (p->n_big == p->cap_big) {
+            if (p->cap_big >= WK_MAX_BIG / 2)
+                return -1;
+            uint32_t ncap = p->cap_big ? p->cap_big * 2 : 64;
+            hp_big_weight *nb = hp_realloc(p->big, ncap * sizeof *nb);
+            if (!nb)
+                return -1;
+            p->big = nb;
+            p->cap_big = ncap;
+        }
+        i = p->n_big++;
+    }
+    p->big[i].size = size;
+    p->big[i].rate = rate;
+    *wkey = WK_BIG | i;
+    return 0;
+}
+
+static int wkey_make(hp_profile *p, uint64_t size, uint64_t rate, uint32_t *wkey) {
+    int r = rate_index(p, rate);
+    if (r >= 0 && size <= WK_SIZE_MAX) {
+        *wkey = (uint32_t)r << WK_SIZE_BITS | (uint32_t)size;
+        return 0;
+    }
+    return big_add(p, size, rate, wkey);
+}
+
+static void wkey_get(const hp_profile *p, uint32_t wkey, uint64_t *size, uint64_t *rate) {
+    if (wkey & WK_BIG) {
+        *size = p->big[wkey & ~WK_BIG].size;
+        *rate = p->big[wkey & ~WK_BIG].rate;
+    } else {
+        *size = wkey & WK_SIZE_MAX;
+        *rate = p->rates[wkey >> WK_SIZE_BITS];
+    }
+}
+
+static void wkey_release(hp_profile *p, uint32_t wkey) {
+    if (!(wkey & WK_BIG))
+        return;
+    uint32_t i = wkey & ~WK_BIG;
+    p->big[i].size = p->big_free;
+    p->big_free = i + 1;
 }
 
 /* ---- stack table ---- */
 
+/* Cache-line aligned blocks, carved from chunks that live as long as the
+ * profile (stacks are never removed). */
+static void *arena_alloc(hp_profile *p, size_t bytes) {
+    bytes = (bytes + HP_CACHELINE - 1) & ~(size_t)(HP_CACHELINE - 1);
+    if ((size_t)(p->arena_end - p->arena_next) < bytes) {
+        /* hp_malloc aligns to 16: one line of slack to reach a line boundary. */
+        size_t head = sizeof(hp_arena_chunk) + HP_CACHELINE;
+        size_t total = head + bytes > ARENA_CHUNK ? head + bytes : ARENA_CHUNK;
+        hp_arena_chunk *c = hp_malloc(total);
+        if (!c)
+            return NULL;
+        c->next = p->arena;
+        c->bytes = total;
+        p->arena = c;
+        p->arena_bytes += total;
+        uintptr_t first = ((uintptr_t)(c + 1) + HP_CACHELINE - 1) & ~(uintptr_t)(HP_CACHELINE - 1);
+        p->arena_next = (char *)first;
+        p->arena_end = (char *)c + total;
+    }
+    void *r = p->arena_next;
+    p->arena_next += bytes;
+    return r;
+}
+
+static inline uint64_t stack_slot(uint64_t h, size_t index) { return (h >> 32) << 32 | (uint64_t)(index + 1); }
+
 static int stack_slots_grow(hp_profile *p) {
     size_t ncap = p->stack_slot_cap ? p->stack_slot_cap * 2 : 1024;
-    uint32_t *ns = hp_calloc(ncap, sizeof *ns);
+    uint64_t *ns = hp_calloc(ncap, sizeof *ns);
     if (!ns)
         return -1;
     for (size_t i = 0; i < p->n_stacks; i++) {
-        size_t j = p->stacks[i]->hash & (ncap - 1);
+        uint64_t h = stack_hash(p->stacks[i]->frames, p->stacks[i]->depth);
+        size_t j = h & (ncap - 1);
         while (ns[j])
             j = (j + 1) & (ncap - 1);
-        ns[j] = (uint32_t)i + 1;
+        ns[j] = stack_slot(h, i);
     }
     hp_free(p->stack_slots);
     p->stack_slots = ns;
@@ -139,87 +506,156 @@ static int stack_slots_grow(hp_profile *p) {
     return 0;
 }
 
-static hp_stack_rec *stack_intern(hp_profile *p, const hp_event *ev) {
-    uint64_t h = stack_hash(ev->frames, ev->depth);
-    if ((p->n_stacks + 1) * 2 > p->stack_slot_cap && stack_slots_grow(p) != 0)
-        return NULL;
-    size_t mask = p->stack_slot_cap - 1, j = h & mask;
-    for (; p->stack_slots[j]; j = (j + 1) & mask) {
-        hp_stack_rec *s = p->stacks[p->stack_slots[j] - 1];
-        if (s->hash == h && s->depth == ev->depth &&
-            memcmp(s->frames, ev->frames, ev->depth * sizeof(uintptr_t)) == 0)
-            return s;
-    }
+static int frames_equal(const uintptr_t *a, const uintptr_t *b, uint32_t depth) {
+    for (uint32_t i = 0; i < depth; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* Room for one more stack in both arrays (each keeps its own capacity, so a
+ * failure half-way leaves them consistent). */
+static int stacks_reserve(hp_profile *p) {
+    if (p->n_stacks >= UINT32_MAX - 1)
+        return -1; /* live slots hold a 32-bit index */
     if (p->n_stacks == p->cap_stacks) {
         size_t ncap = p->cap_stacks ? p->cap_stacks * 2 : 256;
         hp_stack_rec **ns = hp_realloc(p->stacks, ncap * sizeof *ns);
         if (!ns)
-            return NULL;
+            return -1;
         p->stacks = ns;
         p->cap_stacks = ncap;
     }
-    size_t bytes = sizeof(hp_stack_rec) + ev->depth * sizeof(uintptr_t);
-    hp_stack_rec *s = hp_calloc(1, bytes);
+    if (p->n_stacks == p->cap_inuse) {
+        size_t ncap = p->cap_inuse ? p->cap_inuse * 2 : 256;
+        hp_inuse *nu = hp_realloc(p->inuse, ncap * sizeof *nu);
+        if (!nu)
+            return -1;
+        p->inuse = nu;
+        p->cap_inuse = ncap;
+    }
+    return 0;
+}
+
+/* The index of ev's stack, added if new; -1 when out of memory. */
+static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
+    uint64_t h = stack_hash(ev->frames, ev->depth);
+    const uintptr_t *frames = ev->frames;
+    uint32_t depth = ev->depth;
+    if ((p->n_stacks + 1) * 2 > p->stack_slot_cap && stack_slots_grow(p) != 0)
+        return -1;
+    size_t mask = p->stack_slot_cap - 1, j = h & mask;
+    for (; p->stack_slots[j]; j = (j + 1) & mask) {
+        if ((p->stack_slots[j] ^ h) >> 32)
+            continue; /* another hash: no need to look at the record */
+        size_t i = (uint32_t)p->stack_slots[j] - 1;
+        const hp_stack_rec *s = p->stacks[i];
+        if (s->depth == depth && frames_equal(s->frames, frames, depth))
+            return (int64_t)i;
+    }
+    if (stacks_reserve(p) != 0)
+        return -1;
+    hp_stack_rec *s = arena_alloc(p, sizeof(hp_stack_rec) + depth * sizeof(uintptr_t));
     if (!s)
-        return NULL;
-    s->hash = h;
-    s->depth = ev->depth;
-    memcpy(s->frames, ev->frames, ev->depth * sizeof(uintptr_t));
-    p->stacks[p->n_stacks] = s;
-    p->stack_slots[j] = (uint32_t)++p->n_stacks;
-    p->stack_bytes += bytes;
-    return s;
+        return -1;
+    memset(s, 0, sizeof *s);
+    s->depth = depth;
+    memcpy(s->frames, frames, depth * sizeof(uintptr_t));
+    size_t i = p->n_stacks++;
+    p->stacks[i] = s;
+    memset(&p->inuse[i], 0, sizeof p->inuse[i]);
+    p->stack_slots[j] = stack_slot(h, i);
+    return (int64_t)i;
 }
 
 /* ---- events ---- */
 
+/* hp_sample_weight, without the call at rate 1 (every allocation sampled:
+ * the rate where the flusher is busiest). */
+static inline double weight(uint64_t size, uint64_t rate) { return rate <= 1 ? 1.0 : hp_sample_weight(size, rate); }
+
+/* The in-use sums gain and lose exactly the same doubles: the weight is a
+ * pure function of (size, rate), recomputed at the free. */
+static void inuse_add(hp_inuse *u, double objects, uint64_t size) {
+    u->live++;
+    u->objects += objects;
+    u->space += objects * (double)size;
+}
+
+static void inuse_sub(hp_inuse *u, uint64_t size, uint64_t rate) {
+    u->live--;
+    if (u->live == 0) { /* exact zero, not the residue of floating-point sums */
+        u->objects = 0;
+        u->space = 0;
+        return;
+    }
+    double objects = weight(size, rate);
+    u->objects -= objects;
+    u->space -= objects * (double)size;
+}
+
+/* Records a new live sample; on failure (out of memory) it is not counted as
+ * in use, as before. */
+static void live_add(hp_profile *p, const hp_event *ev, uint64_t h, uint32_t stack, double objects) {
+    uint32_t wkey;
+    if (wkey_make(p, ev->size, ev->rate, &wkey) != 0)
+        return;
+    hp_live *l = id_add(&p->live, ev->id, h);
+    if (!l) {
+        wkey_release(p, wkey);
+        return;
+    }
+    l->stack = stack;
+    l->wkey = wkey;
+    inuse_add(&p->inuse[stack], objects, ev->size);
+}
+
+/* The live slot where id (hash h) will be inserted, or near it: with a
+ * million live samples it is a cache miss, which can overlap the stack
+ * lookup's. A hint only (the table may split first). */
+static void prefetch_live_slot(const hp_id_table *t, uint64_t h) {
+    if (t->dir)
+        __builtin_prefetch(&t->dir[dir_index(t, h)]->slots[h & SEG_MASK], 1);
+}
+
 static void apply_alloc(hp_profile *p, const hp_event *ev) {
-    hp_stack_rec *s = stack_intern(p, ev);
-    if (!s)
+    uint64_t h = id_hash(ev->id);
+    prefetch_live_slot(&p->live, h);
+    int64_t si = stack_intern(p, ev);
+    if (si < 0)
         return; /* out of memory: the sample is not counted (reported via stats.samples gap) */
+    hp_stack_rec *s = p->stacks[si];
     p->stats.samples++;
     if (ev->flags & HP_EV_TRUNCATED) {
         p->stats.truncated++;
         s->truncated = 1;
     }
-    double objects = hp_sample_weight(ev->size, ev->rate);
-    double bytes = objects * (double)ev->size;
-    s->values[HP_V_ALLOC_OBJECTS] += objects;
-    s->values[HP_V_ALLOC_SPACE] += bytes;
+    double objects = weight(ev->size, ev->rate);
+    s->alloc_objects += objects;
+    s->alloc_space += objects * (double)ev->size;
 
-    hp_live *early_free = id_table_find(&p->pending, ev->id);
-    if (early_free) { /* already freed: it never counts as in use */
-        id_table_remove(&p->pending, early_free);
+    id_pos early_free;
+    if (id_find(&p->pending, ev->id, h, &early_free)) { /* already freed: it never counts as in use */
+        id_remove(&p->pending, early_free);
         p->stats.frees++;
         return;
     }
-    hp_live *l = id_table_add(&p->live, ev->id);
-    if (!l)
-        return;
-    l->stack = s;
-    l->objects = objects;
-    l->bytes = bytes;
-    s->live++;
-    s->values[HP_V_INUSE_OBJECTS] += objects;
-    s->values[HP_V_INUSE_SPACE] += bytes;
+    live_add(p, ev, h, (uint32_t)si, objects);
 }
 
 static void apply_free(hp_profile *p, const hp_event *ev) {
-    hp_live *l = id_table_find(&p->live, ev->id);
-    if (!l) {
-        id_table_add(&p->pending, ev->id); /* its ALLOC is still in another ring */
+    uint64_t h = id_hash(ev->id);
+    id_pos pos;
+    if (!id_find(&p->live, ev->id, h, &pos)) {
+        id_add(&p->pending, ev->id, h); /* its ALLOC is still in another ring */
         return;
     }
-    hp_stack_rec *s = l->stack;
-    s->live--;
-    if (s->live == 0) { /* exact zero, not the residue of floating-point sums */
-        s->values[HP_V_INUSE_OBJECTS] = 0;
-        s->values[HP_V_INUSE_SPACE] = 0;
-    } else {
-        s->values[HP_V_INUSE_OBJECTS] -= l->objects;
-        s->values[HP_V_INUSE_SPACE] -= l->bytes;
-    }
-    id_table_remove(&p->live, l);
+    hp_live l = pos.seg->slots[pos.i];
+    id_remove(&p->live, pos);
+    uint64_t size, rate;
+    wkey_get(p, l.wkey, &size, &rate);
+    wkey_release(p, l.wkey);
+    inuse_sub(&p->inuse[l.stack], size, rate);
     p->stats.frees++;
 }
 
@@ -239,12 +675,17 @@ hp_profile *hp_profile_new(void) { return hp_calloc(1, sizeof(hp_profile)); }
 void hp_profile_free(hp_profile *p) {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n_stacks; i++)
-        hp_free(p->stacks[i]);
+    while (p->arena) {
+        hp_arena_chunk *next = p->arena->next;
+        hp_free(p->arena);
+        p->arena = next;
+    }
     hp_free(p->stacks);
+    hp_free(p->inuse);
     hp_free(p->stack_slots);
-    hp_free(p->live.slots);
-    hp_free(p->pending.slots);
+    id_table_free(&p->live);
+    id_table_free(&p->pending);
+    hp_free(p->big);
     hp_free(p);
 }
 
@@ -260,8 +701,10 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
         const hp_stack_rec *s = p->stacks[i];
         samples[i].frames = s->frames;
         samples[i].depth = s->depth;
-        for (int v = 0; v < HP_NVALUES; v++)
-            samples[i].values[v] = llround(s->values[v]);
+        samples[i].values[HP_V_ALLOC_OBJECTS] = llround(s->alloc_objects);
+        samples[i].values[HP_V_ALLOC_SPACE] = llround(s->alloc_space);
+        samples[i].values[HP_V_INUSE_OBJECTS] = llround(p->inuse[i].objects);
+        samples[i].values[HP_V_INUSE_SPACE] = llround(p->inuse[i].space);
     }
     *out = samples;
     *n = p->n_stacks;
@@ -276,6 +719,7 @@ void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {
 }
 
 size_t hp_profile_bytes(const hp_profile *p) {
-    return sizeof *p + p->stack_bytes + p->cap_stacks * sizeof(hp_stack_rec *) +
-           p->stack_slot_cap * sizeof(uint32_t) + (p->live.cap + p->pending.cap) * sizeof(hp_live);
+    return sizeof *p + p->arena_bytes + p->cap_stacks * sizeof(hp_stack_rec *) + p->cap_inuse * sizeof(hp_inuse) +
+           p->stack_slot_cap * sizeof(uint64_t) + id_table_bytes(&p->live) + id_table_bytes(&p->pending) +
+           p->cap_big * sizeof(hp_big_weight);
 }

@@ -32,7 +32,7 @@ void hp_profile_apply_cb(const hp_event *ev, void *profile);
 
 /* One pprof sample per stack with its values rounded to integers. The array
  * (hp_malloc) is freed with hp_free; frames point into the profile and stay
- * valid until the next hp_profile_apply. Returns 0 or ENOMEM. */
+ * valid as long as it (stack records never move). Returns 0 or ENOMEM. */
 int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n);
 
 void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out);
