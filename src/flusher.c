@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "addrset.h"
+#include "sample_mark.h"
 #include "dump.h"
 #include "internal_alloc.h"
 #include "maps.h"
@@ -161,8 +162,11 @@ int hp_flusher_encode_gz(hp_profile *prof_state, hp_maps *m, const char *what,
              (unsigned long long)recs.unrecorded, (unsigned long long)rs.lost, (unsigned long long)ps.pending_frees);
     hp_addrset_stats as;
     hp_addrset_stats_get(&as);
-    snprintf(c_mem, sizeof c_mem, "heapprof own_memory_bytes=%zu rings=%llu addrset_levels=%u/%u addrset_bytes=%llu",
-             hp_own_bytes(), (unsigned long long)rs.rings, as.nonempty_levels, as.levels,
+    snprintf(c_mem, sizeof c_mem,
+             "heapprof own_memory_bytes=%zu rings=%llu ring_pooled_segments=%llu marks=%s addrset_levels=%u/%u "
+             "addrset_bytes=%llu",
+             hp_own_bytes(), (unsigned long long)rs.rings, (unsigned long long)rs.pooled_segments,
+             hp_mark_mode() == HP_MARK_HEADER ? "headers" : "addrset", as.nonempty_levels, as.levels,
              (unsigned long long)as.bytes);
     const char *comments[] = {c_what, c_counts, c_loss, c_mem};
 

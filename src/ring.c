@@ -57,6 +57,7 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common.h"
 #include "internal_alloc.h"
@@ -98,6 +99,55 @@ struct hp_ring {
     _Atomic int state;
     hp_ring *reg_next; /* registry link: written before publication, then immutable */
 };
+
+/* Drained segments beyond a ring's spares, shared by all rings, instead of
+ * unmapping them: when the flusher falls behind for a moment (2 busy threads
+ * on 2 cores, RATE=1), producers chain dozens of segments, and mapping them
+ * anew costs page faults while unmapping them costs TLB-shootdown interrupts
+ * on every CPU running the program (measured: 20% of the app threads' time).
+ * Guarded by a try-lock: neither side ever waits for the other, a producer
+ * that finds it taken maps a segment, a consumer unmaps one. 1 MiB at most. */
+#define POOL_SEGS HP_RING_POOL_SEGS
+static hp_seg *g_pool[POOL_SEGS];
+static unsigned g_pool_n;
+static atomic_flag g_pool_busy = ATOMIC_FLAG_INIT;
+static _Atomic unsigned g_pool_count; /* g_pool_n for statistics (relaxed) */
+
+/* Acquire/release on the flag order each side's accesses to g_pool and to
+ * the segment's bytes after the other side's (the consumer's last reads of a
+ * segment happen before a producer writes into it again). */
+static hp_seg *pool_take(void) {
+    if (atomic_flag_test_and_set_explicit(&g_pool_busy, memory_order_acquire))
+        return NULL;
+    hp_seg *s = g_pool_n ? g_pool[--g_pool_n] : NULL;
+    atomic_store_explicit(&g_pool_count, g_pool_n, memory_order_relaxed);
+    atomic_flag_clear_explicit(&g_pool_busy, memory_order_release);
+    return s;
+}
+
+static void seg_free(hp_seg *s) {
+    if (!atomic_flag_test_and_set_explicit(&g_pool_busy, memory_order_acquire)) {
+        int kept = g_pool_n < POOL_SEGS;
+        if (kept)
+            g_pool[g_pool_n++] = s;
+        atomic_store_explicit(&g_pool_count, g_pool_n, memory_order_relaxed);
+        atomic_flag_clear_explicit(&g_pool_busy, memory_order_release);
+        if (kept)
+            return;
+    }
+    hp_pages_free(s, SEG_BYTES);
+}
+
+/* A fresh segment, its pages populated in one call (best effort): four page
+ * faults on the producer's path cost far more in a VM. */
+static hp_seg *seg_map(void) {
+    hp_seg *s = hp_pages_alloc(SEG_BYTES);
+#ifdef MADV_POPULATE_WRITE
+    if (s)
+        (void)madvise(s, SEG_BYTES, MADV_POPULATE_WRITE);
+#endif
+    return s;
+}
 
 /* Ring structs: slab k holds rings [k*RINGS_PER_SLAB, (k+1)*RINGS_PER_SLAB). */
 #define RING_SLAB_BYTES 16384u
@@ -185,6 +235,13 @@ void hp_ring_release(hp_ring *r) {
 }
 
 void hp_rings_after_fork_child(hp_ring *keep) {
+    /* A thread that does not exist here may have held the pool's lock in the
+     * middle of an update: then forget the pool (leaking at most 1 MiB). */
+    if (atomic_flag_test_and_set_explicit(&g_pool_busy, memory_order_relaxed)) {
+        g_pool_n = 0;
+        atomic_store_explicit(&g_pool_count, 0, memory_order_relaxed);
+    }
+    atomic_flag_clear_explicit(&g_pool_busy, memory_order_relaxed);
     /* Acquire: as in hp_ring_acquire (the list may have grown before fork). */
     for (hp_ring *r = atomic_load_explicit(&g_rings, memory_order_acquire); r; r = r->reg_next) {
         int st = RING_OWNED;
@@ -208,8 +265,10 @@ static hp_seg *seg_get(hp_ring *r) {
         if (s)
             atomic_store_explicit(&r->spare[i], NULL, memory_order_relaxed);
     }
+    if (!s)
+        s = pool_take();
     if (!s) {
-        s = hp_pages_alloc(SEG_BYTES);
+        s = seg_map();
         if (!s)
             return NULL;
         /* Two segments alternate in steady state; a third one in the chain means
@@ -311,7 +370,7 @@ static void seg_retire(hp_ring *r, hp_seg *s) {
             atomic_store_explicit(&r->spare[i], s, memory_order_release);
             return;
         }
-    hp_pages_free(s, SEG_BYTES);
+    seg_free(s);
 }
 
 static size_t ring_drain(hp_ring *r, hp_event_fn fn, void *ctx) {
@@ -376,14 +435,14 @@ static void ring_reset(hp_ring *r) {
         hp_seg *sp = atomic_load_explicit(&r->spare[i], memory_order_relaxed);
         atomic_store_explicit(&r->spare[i], NULL, memory_order_relaxed);
         if (sp && sp != cur)
-            hp_pages_free(sp, SEG_BYTES);
+            seg_free(sp);
     }
     r->p_checked = 0;
     atomic_store_explicit(&r->first, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->p_chained, 0, memory_order_relaxed);
     atomic_store_explicit(&r->c_retired, 0, memory_order_relaxed);
     if (cur)
-        hp_pages_free(cur, SEG_BYTES);
+        seg_free(cur);
     /* Relaxed hint, incremented before FREE becomes visible so a claimer's
      * decrement (after its acquire CAS) always comes later: never negative. */
     atomic_fetch_add_explicit(&g_free_rings, 1, memory_order_relaxed);
@@ -414,4 +473,5 @@ void hp_ring_stats_get(hp_ring_stats *out) {
     out->rings = atomic_load_explicit(&g_stat_rings, memory_order_relaxed);
     out->overflow_segments = atomic_load_explicit(&g_stat_overflow, memory_order_relaxed);
     out->lost = atomic_load_explicit(&g_stat_lost, memory_order_relaxed);
+    out->pooled_segments = atomic_load_explicit(&g_pool_count, memory_order_relaxed);
 }

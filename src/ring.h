@@ -70,7 +70,9 @@ typedef struct hp_ring_stats {
     uint64_t rings;           /* rings ever created */
     uint64_t overflow_segments; /* segments chained because the consumer was behind */
     uint64_t lost;            /* records that could not be stored (no memory) */
+    uint64_t pooled_segments; /* drained segments kept for any ring to reuse (at most HP_RING_POOL_SEGS) */
 } hp_ring_stats;
+#define HP_RING_POOL_SEGS 64
 void hp_ring_stats_get(hp_ring_stats *out);
 
 /* In a forked child: the rings still OWNED by threads that do not exist there

@@ -52,6 +52,20 @@ if [ -n "$jemalloc" ]; then
 else
     echo "skip: libjemalloc.so.2 not installed (scripts/deps.sh installs it)"
 fi
+
+# Which way blocks were marked, from the final profile's comments.
+need_go
+marks_of() {
+    local f
+    f=$(series "$TMP/$1" | tail -1)
+    [ -n "$f" ] && go tool pprof -raw "$f" 2>/dev/null | sed -n 's/^Comment: .* marks=\([a-z]*\).*/\1/p' | head -1
+}
+check "glibc underneath: sampled blocks carry headers (marks=$(marks_of h1r1))" test "$(marks_of h1r1)" = headers
+check "HEAPPROF_HEADERS=0: the address set (marks=$(marks_of h0r1))" test "$(marks_of h0r1)" = addrset
+if [ -n "$jemalloc" ]; then
+    check "jemalloc underneath: the address set, chosen on its own (marks=$(marks_of je1))" \
+        test "$(marks_of je1)" = addrset
+fi
 # The library really was in the way: at rate 1 every call of main's shows up
 # (the errno loop alone makes 3000 allocations).
 need_go
