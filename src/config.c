@@ -686,7 +686,11 @@ void hp_config_warn_stderr(const char *line)
      * inside malloc: errno must come back unchanged. */
     char buf[LINE_MAX_BYTES + 2];
     int saved = errno;
-    size_t n = strnlen(line, LINE_MAX_BYTES);
+    /* A loop, not strnlen: callers pass buffers shorter than the bound, which
+     * GCC's -O3 flags (wrongly: the scan stops at the terminator). */
+    size_t n = 0;
+    while (n < LINE_MAX_BYTES && line[n] != '\0')
+        n++;
     const char *p = buf;
     memcpy(buf, line, n);
     buf[n++] = '\n';
