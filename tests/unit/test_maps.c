@@ -86,7 +86,7 @@ static void test_executable_is_mapping_one(void **state) {
  * p_offset (not page-rounded as /proc/self/maps would give). */
 static void test_exact_segment_bounds(void **state) {
     (void)state;
-    size_t len;
+    size_t len = 0;
     uint8_t *img = slurp("/proc/self/exe", &len);
     assert_non_null(img);
     Elf64_Ehdr eh;
@@ -326,7 +326,7 @@ static void test_names_read_on_demand(void **state) {
     uint64_t known = (uintptr_t)hp_test_known_function - bias;
     uint64_t stat_fn = (uintptr_t)hp_test_static_function - bias;
 
-    size_t len;
+    size_t len = 0;
     uint8_t *img = slurp("/proc/self/exe", &len);
     char path[] = "/tmp/hp_copy_XXXXXX";
     int fd = mkstemp(path);
@@ -378,7 +378,7 @@ static void test_unusable_files(void **state) {
 /* Truncated copies of a real executable, written to disk and read back. */
 static void test_truncated_files(void **state) {
     (void)state;
-    size_t len;
+    size_t len = 0;
     uint8_t *img = slurp("/proc/self/exe", &len);
     assert_non_null(img);
     char path[] = "/tmp/hp_trunc_XXXXXX";
@@ -427,7 +427,7 @@ static void load_mutated(const uint8_t *img, size_t len, size_t off, const void 
  * byte flips in the header and section table. Run under ASan in CI. */
 static void test_corrupt_images(void **state) {
     (void)state;
-    size_t len;
+    size_t len = 0;
     uint8_t *img = slurp("/proc/self/exe", &len);
     assert_non_null(img);
     Elf64_Ehdr eh;
