@@ -16,6 +16,17 @@
 
 #define HP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A 64-bit finaliser (MurmurHash3's fmix64): every output bit depends on
+ * every input bit. */
+static inline uint64_t hp_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
 /* Value of a hexadecimal digit, -1 for anything else (locale-independent,
  * unlike isxdigit: parsing may run inside the program's first malloc). */
 static inline int hp_hex_digit(unsigned char c) {

@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "internal_alloc.h"
 #include "protobuf.h"
 
@@ -125,21 +126,11 @@ typedef struct idtable {
     size_t used;
 } idtable;
 
-static uint64_t mix64(uint64_t x) {
-    /* A strong finaliser: return addresses share their high bits. */
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 static uint64_t hash_str(const char *s) {
     uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return mix64(h);
+    return hp_mix64(h);
 }
 
 static int table_init(idtable *t, size_t cap) {
@@ -233,7 +224,7 @@ fail:
 /* ---- locations ---- */
 
 static uint64_t loc_key(const enc *e, uint32_t id) {
-    return mix64(e->loc_addr.v[id - 1]);
+    return hp_mix64(e->loc_addr.v[id - 1]);
 }
 
 /* Location id of a program counter, one per distinct address. */
@@ -242,7 +233,7 @@ static uint64_t location_id(enc *e, uint64_t pc) {
         return 0;
     if (table_grow(e, &e->loc_index, loc_key) != 0)
         goto fail;
-    size_t j = mix64(pc) & e->loc_index.mask;
+    size_t j = hp_mix64(pc) & e->loc_index.mask;
     for (uint32_t id; (id = e->loc_index.slot[j]) != 0; j = (j + 1) & e->loc_index.mask)
         if (e->loc_addr.v[id - 1] == pc)
             return id;
@@ -260,7 +251,7 @@ fail:
 /* ---- functions ---- */
 
 static uint64_t fn_key(const enc *e, uint32_t id) {
-    return mix64(e->fn_name.v[id - 1]);
+    return hp_mix64(e->fn_name.v[id - 1]);
 }
 
 /* Function id for a symbol name, one per distinct name; 0 for none. */
@@ -270,7 +261,7 @@ static uint64_t function_id(enc *e, const char *name) {
         return 0;
     if (table_grow(e, &e->fn_index, fn_key) != 0)
         goto fail;
-    size_t j = mix64(s) & e->fn_index.mask;
+    size_t j = hp_mix64(s) & e->fn_index.mask;
     for (uint32_t id; (id = e->fn_index.slot[j]) != 0; j = (j + 1) & e->fn_index.mask)
         if (e->fn_name.v[id - 1] == s)
             return id;

@@ -8,10 +8,11 @@
  *  - a live sample is a 16-byte slot (id, stack index, weight key); its weight
  *    is recomputed from (size, rate) when it is freed, bit for bit the value
  *    added at allocation, so the in-use sums are exactly what they were;
- *  - the live table is segmented (extendible hashing): it grows by splitting
- *    one 64 KiB segment at a time, never by copying the whole table, so there
- *    is no transient twice its size; segments come from slabs whose pages
- *    are populated in one call (page faults, not hashing, dominated growth);
+ *  - the live table is segmented (extendible hashing, id_table.c): it grows
+ *    by splitting one 64 KiB segment at a time, never by copying the whole
+ *    table, so there is no transient twice its size; segments come from slabs
+ *    whose pages are populated in one call (page faults, not hashing,
+ *    dominated growth);
  *  - stacks are found through 8-byte slots holding 32 bits of their hash, so
  *    a probe touches a record only when it is almost certainly the one;
  *    records come from an arena (no allocator call, no header per stack) and
@@ -21,9 +22,9 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "common.h"
+#include "id_table.h"
 #include "internal_alloc.h"
 #include "sampler.h"
 
@@ -46,62 +47,6 @@ typedef struct hp_inuse {
     uint64_t pad;
 } hp_inuse;
 _Static_assert(sizeof(hp_inuse) == 32, "two per cache line");
-
-/* ---- live-sample tables: segmented open addressing ----
- *
- * A live sampled allocation (in `live`) or a FREE waiting for its ALLOC (in
- * `pending`, where stack and wkey are unused). id 0 marks an empty slot:
- * sample ids start at 1. */
-typedef struct hp_live {
-    uint64_t id;
-    uint32_t stack; /* index into hp_profile.stacks */
-    uint32_t wkey;  /* size and rate: see "weight keys" */
-} hp_live;
-_Static_assert(sizeof(hp_live) == 16, "four slots per cache line");
-
-/* A segment is a small linear-probing table with backward-shift deletion
- * (single-threaded, so removal really empties slots: no tombstones). Ids are
- * routed to segments by the top bits of their hash and to slots by the low
- * bits. At 3/4 load the segment splits in two on its next hash bit: growth
- * touches 64 KiB at a time and the table never exists twice. */
-#define SEG_SHIFT 12
-#define SEG_SLOTS (1u << SEG_SHIFT)
-#define SEG_MASK (SEG_SLOTS - 1)
-#define SEG_FULL (SEG_SLOTS / 4 * 3)
-/* Directory depth limit: far beyond any memory (2^40 segments), it only
- * bounds the loop should ids ever collide in all their top bits. */
-#define DIR_MAX_DEPTH 40
-
-/* The header lives apart from the slots (a few KiB for all of them, so it
- * stays cached): an insert or a removal touches only the slot's own line. */
-typedef struct hp_seg {
-    hp_live *slots;  /* SEG_SLOTS of them */
-    uint32_t count;
-    uint32_t depth; /* local depth: the ids here share their top `depth` hash bits */
-} hp_seg;
-
-/* Segment slots come from slabs of several segments (see seg_slots_get). */
-typedef struct hp_slab {
-    struct hp_slab *next;
-    void *mem;
-    size_t bytes;
-} hp_slab;
-
-typedef struct hp_id_table {
-    hp_seg **dir;    /* 2^gdepth entries; a segment of local depth d fills 2^(gdepth-d) of them */
-    uint32_t gdepth;
-    size_t nsegs;
-    size_t count;
-    hp_slab *slabs;      /* newest first */
-    size_t n_slabs, slab_bytes;
-    size_t slab_free;    /* segments still unused in the newest slab */
-} hp_id_table;
-
-/* A slot found by id_find: its segment and index. */
-typedef struct {
-    hp_seg *seg;
-    size_t i;
-} id_pos;
 
 /* ---- weight keys ----
  * The weight of a sample depends on its size and on the rate in force when it
@@ -148,15 +93,6 @@ struct hp_profile {
     hp_profile_stats stats;
 };
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 /* One multiply per frame (the rotation feeds the high bits of the previous
  * product back to the low end), one full mix at the end: the table index and
  * the tag then depend on every bit of every frame. A collision only costs a
@@ -167,232 +103,7 @@ static uint64_t stack_hash(const uintptr_t *frames, uint32_t depth) {
         h = (h << 27 | h >> 37) ^ (uint64_t)frames[i];
         h *= 0xd6e8feb86659fd93ull;
     }
-    return mix64(h);
-}
-
-/* ---- id tables ---- */
-
-static inline uint64_t id_hash(uint64_t id) { return mix64(id); }
-
-/* The top gdepth bits (none when gdepth is 0: the two shifts avoid a shift by 64). */
-static inline size_t dir_index(const hp_id_table *t, uint64_t h) { return (size_t)((h >> 1) >> (63 - t->gdepth)); }
-
-/* Mapped, zeroed memory, its pages populated in one call when the kernel can
- * (MADV_POPULATE_WRITE, Linux 5.14) and in huge pages when it is a multiple
- * of 2 MiB (a no-op where THP is off). Populating pages dominates the cost of
- * growing: one fault per 4 KiB page costs ~15 us in the VM measured here,
- * populating ~5.6 us per page, a huge page ~1 us per 4 KiB. */
-static void *slab_map(size_t bytes) {
-    void *m = hp_pages_alloc(bytes);
-    if (!m)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    if (bytes % (2u << 20) == 0)
-        (void)madvise(m, bytes, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_POPULATE_WRITE
-    (void)madvise(m, bytes, MADV_POPULATE_WRITE); /* best effort: else faulted in on use */
-#endif
-    return m;
-}
-
-/* Slots for one more segment. A new slab holds an eighth of the table's
- * segments (1 to 32, i.e. 64 KiB to 2 MiB), so the slack is at most 1/8 of
- * the table, and pages come in big batches once the table is big. */
-#define SLAB_MAX_SEGS 32u
-#define SEG_BYTES (SEG_SLOTS * sizeof(hp_live))
-
-static hp_live *seg_slots_get(hp_id_table *t) {
-    if (!t->slab_free) {
-        size_t n = t->nsegs / 8;
-        n = n < 1 ? 1 : n > SLAB_MAX_SEGS ? SLAB_MAX_SEGS : n;
-        hp_slab *sl = hp_malloc(sizeof *sl);
-        if (!sl)
-            return NULL;
-        sl->mem = slab_map(n * SEG_BYTES);
-        if (!sl->mem) {
-            hp_free(sl);
-            return NULL;
-        }
-        sl->bytes = n * SEG_BYTES;
-        sl->next = t->slabs;
-        t->slabs = sl;
-        t->n_slabs++;
-        t->slab_bytes += sl->bytes;
-        t->slab_free = n;
-    }
-    size_t used = t->slabs->bytes / SEG_BYTES - t->slab_free--;
-    return (hp_live *)(void *)((char *)t->slabs->mem + used * SEG_BYTES);
-}
-
-static hp_seg *seg_new(hp_id_table *t, uint32_t depth) {
-    hp_seg *s = hp_malloc(sizeof *s);
-    if (!s)
-        return NULL;
-    s->slots = seg_slots_get(t);
-    if (!s->slots) {
-        hp_free(s);
-        return NULL;
-    }
-    s->count = 0;
-    s->depth = depth;
-    return s;
-}
-
-static int id_table_init(hp_id_table *t) {
-    t->dir = hp_malloc(sizeof *t->dir);
-    if (!t->dir)
-        return -1;
-    t->dir[0] = seg_new(t, 0);
-    if (!t->dir[0]) {
-        hp_free(t->dir);
-        t->dir = NULL;
-        return -1;
-    }
-    t->gdepth = 0;
-    t->nsegs = 1;
-    return 0;
-}
-
-static void id_table_free(hp_id_table *t) {
-    /* A segment fills a run of 2^(gdepth - depth) entries: free it once, at its first. */
-    size_t n = t->dir ? (size_t)1 << t->gdepth : 0;
-    for (size_t i = 0; i < n;) {
-        hp_seg *s = t->dir[i];
-        i += (size_t)1 << (t->gdepth - s->depth);
-        hp_free(s);
-    }
-    hp_free(t->dir);
-    while (t->slabs) {
-        hp_slab *next = t->slabs->next;
-        hp_pages_free(t->slabs->mem, t->slabs->bytes);
-        hp_free(t->slabs);
-        t->slabs = next;
-    }
-    memset(t, 0, sizeof *t);
-}
-
-static size_t id_table_bytes(const hp_id_table *t) {
-    size_t dir = t->dir ? ((size_t)1 << t->gdepth) * sizeof(hp_seg *) : 0;
-    return t->slab_bytes + t->n_slabs * sizeof(hp_slab) + t->nsegs * sizeof(hp_seg) + dir;
-}
-
-static int dir_double(hp_id_table *t) {
-    if (t->gdepth >= DIR_MAX_DEPTH)
-        return -1;
-    size_t n = (size_t)1 << t->gdepth;
-    hp_seg **nd = hp_malloc(2 * n * sizeof *nd);
-    if (!nd)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        nd[2 * i] = nd[2 * i + 1] = t->dir[i];
-    hp_free(t->dir);
-    t->dir = nd;
-    t->gdepth++;
-    return 0;
-}
-
-static hp_live *seg_put(hp_seg *s, uint64_t id, uint64_t h) {
-    size_t j = h & SEG_MASK;
-    while (s->slots[j].id)
-        j = (j + 1) & SEG_MASK;
-    s->slots[j].id = id;
-    s->count++;
-    return &s->slots[j];
-}
-
-/* Empties slot `hole`, pulling later entries of its probe run back when their
- * home is not between the hole and their position. */
-static void seg_remove_at(hp_seg *s, size_t hole) {
-    for (size_t j = (hole + 1) & SEG_MASK; s->slots[j].id; j = (j + 1) & SEG_MASK) {
-        size_t home = id_hash(s->slots[j].id) & SEG_MASK;
-        if (((j - home) & SEG_MASK) >= ((j - hole) & SEG_MASK)) {
-            s->slots[hole] = s->slots[j];
-            hole = j;
-        }
-    }
-    s->slots[hole].id = 0;
-    s->count--;
-}
-
-/* Moves the entries of s whose hash has bit `bit` set to n. The walk starts
- * after an empty slot, so no probe run wraps past the start; an entry moved
- * out is replaced by later entries of its own run (backward shift), which are
- * still to be examined, so the slot is looked at again. Entries already kept
- * never move. */
-static void seg_split_entries(hp_seg *s, hp_seg *n, unsigned bit) {
-    size_t start = 0;
-    while (s->slots[start].id)
-        start++; /* there is an empty slot: a segment is never full */
-    for (size_t k = 1; k < SEG_SLOTS;) {
-        size_t j = (start + k) & SEG_MASK;
-        uint64_t id = s->slots[j].id;
-        uint64_t h = id ? id_hash(id) : 0;
-        if (id && (h >> bit) & 1) {
-            *seg_put(n, id, h) = s->slots[j];
-            seg_remove_at(s, j);
-        } else {
-            k++;
-        }
-    }
-}
-
-/* Splits the segment at directory entry di in two on its next hash bit. */
-static int seg_split(hp_id_table *t, size_t di) {
-    hp_seg *s = t->dir[di];
-    if (s->depth == t->gdepth) {
-        if (dir_double(t) != 0)
-            return -1;
-        di *= 2;
-    }
-    hp_seg *n = seg_new(t, s->depth + 1);
-    if (!n)
-        return -1;
-    seg_split_entries(s, n, 63 - s->depth);
-    s->depth++;
-    /* The entries that pointed to s: a run of 2^(gdepth - old depth); its
-     * upper half now goes to n. */
-    size_t run = (size_t)1 << (t->gdepth - s->depth + 1);
-    size_t first = di & ~(run - 1);
-    for (size_t i = first + run / 2; i < first + run; i++)
-        t->dir[i] = n;
-    t->nsegs++;
-    return 0;
-}
-
-static int id_find(const hp_id_table *t, uint64_t id, uint64_t h, id_pos *out) {
-    if (!t->count)
-        return 0;
-    hp_seg *s = t->dir[dir_index(t, h)];
-    for (size_t j = h & SEG_MASK;; j = (j + 1) & SEG_MASK) {
-        if (s->slots[j].id == id) {
-            out->seg = s;
-            out->i = j;
-            return 1;
-        }
-        if (!s->slots[j].id)
-            return 0;
-    }
-}
-
-/* A new slot for id (not present), or NULL when out of memory. */
-static hp_live *id_add(hp_id_table *t, uint64_t id, uint64_t h) {
-    if (!t->dir && id_table_init(t) != 0)
-        return NULL;
-    size_t di = dir_index(t, h);
-    while (t->dir[di]->count >= SEG_FULL) {
-        if (seg_split(t, di) != 0)
-            return NULL;
-        di = dir_index(t, h);
-    }
-    hp_live *l = seg_put(t->dir[di], id, h);
-    t->count++;
-    return l;
-}
-
-static void id_remove(hp_id_table *t, id_pos pos) {
-    seg_remove_at(pos.seg, pos.i);
-    t->count--;
+    return hp_mix64(h);
 }
 
 /* ---- weight keys ---- */
@@ -600,7 +311,7 @@ static void live_add(hp_profile *p, const hp_event *ev, uint64_t h, uint32_t sta
     uint32_t wkey;
     if (wkey_make(p, ev->size, ev->rate, &wkey) != 0)
         return;
-    hp_live *l = id_add(&p->live, ev->id, h);
+    hp_live *l = hp_id_table_add(&p->live, ev->id, h);
     if (!l) {
         wkey_release(p, wkey);
         return;
@@ -610,17 +321,11 @@ static void live_add(hp_profile *p, const hp_event *ev, uint64_t h, uint32_t sta
     inuse_add(&p->inuse[stack], objects, ev->size);
 }
 
-/* The live slot where id (hash h) will be inserted, or near it: with a
- * million live samples it is a cache miss, which can overlap the stack
- * lookup's. A hint only (the table may split first). */
-static void prefetch_live_slot(const hp_id_table *t, uint64_t h) {
-    if (t->dir)
-        __builtin_prefetch(&t->dir[dir_index(t, h)]->slots[h & SEG_MASK], 1);
-}
-
 static void apply_alloc(hp_profile *p, const hp_event *ev) {
-    uint64_t h = id_hash(ev->id);
-    prefetch_live_slot(&p->live, h);
+    uint64_t h = hp_id_hash(ev->id);
+    /* The live slot's cache miss (at a million live samples) overlaps the
+     * stack lookup's. */
+    hp_id_table_prefetch(&p->live, h);
     int64_t si = stack_intern(p, ev);
     if (si < 0)
         return; /* out of memory: the sample is not counted (reported via stats.samples gap) */
@@ -634,9 +339,9 @@ static void apply_alloc(hp_profile *p, const hp_event *ev) {
     s->alloc_objects += objects;
     s->alloc_space += objects * (double)ev->size;
 
-    id_pos early_free;
-    if (id_find(&p->pending, ev->id, h, &early_free)) { /* already freed: it never counts as in use */
-        id_remove(&p->pending, early_free);
+    hp_id_pos early_free;
+    if (hp_id_table_find(&p->pending, ev->id, h, &early_free)) { /* already freed: it never counts as in use */
+        hp_id_table_remove(&p->pending, early_free);
         p->stats.frees++;
         return;
     }
@@ -644,14 +349,14 @@ static void apply_alloc(hp_profile *p, const hp_event *ev) {
 }
 
 static void apply_free(hp_profile *p, const hp_event *ev) {
-    uint64_t h = id_hash(ev->id);
-    id_pos pos;
-    if (!id_find(&p->live, ev->id, h, &pos)) {
-        id_add(&p->pending, ev->id, h); /* its ALLOC is still in another ring */
+    uint64_t h = hp_id_hash(ev->id);
+    hp_id_pos pos;
+    if (!hp_id_table_find(&p->live, ev->id, h, &pos)) {
+        hp_id_table_add(&p->pending, ev->id, h); /* its ALLOC is still in another ring */
         return;
     }
-    hp_live l = pos.seg->slots[pos.i];
-    id_remove(&p->live, pos);
+    hp_live l = *hp_id_table_at(pos);
+    hp_id_table_remove(&p->live, pos);
     uint64_t size, rate;
     wkey_get(p, l.wkey, &size, &rate);
     wkey_release(p, l.wkey);
@@ -683,8 +388,8 @@ void hp_profile_free(hp_profile *p) {
     hp_free(p->stacks);
     hp_free(p->inuse);
     hp_free(p->stack_slots);
-    id_table_free(&p->live);
-    id_table_free(&p->pending);
+    hp_id_table_free(&p->live);
+    hp_id_table_free(&p->pending);
     hp_free(p->big);
     hp_free(p);
 }
@@ -714,12 +419,12 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
 void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {
     *out = p->stats;
     out->stacks = p->n_stacks;
-    out->live_samples = p->live.count;
-    out->pending_frees = p->pending.count;
+    out->live_samples = hp_id_table_count(&p->live);
+    out->pending_frees = hp_id_table_count(&p->pending);
 }
 
 size_t hp_profile_bytes(const hp_profile *p) {
     return sizeof *p + p->arena_bytes + p->cap_stacks * sizeof(hp_stack_rec *) + p->cap_inuse * sizeof(hp_inuse) +
-           p->stack_slot_cap * sizeof(uint64_t) + id_table_bytes(&p->live) + id_table_bytes(&p->pending) +
+           p->stack_slot_cap * sizeof(uint64_t) + hp_id_table_bytes(&p->live) + hp_id_table_bytes(&p->pending) +
            p->cap_big * sizeof(hp_big_weight);
 }

@@ -14,14 +14,6 @@ void hp_mark_note_allocator(int is_glibc) {
     atomic_store_explicit(&allocator_is_glibc, is_glibc, memory_order_relaxed);
 }
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 static uintptr_t random_key(void) {
     uint64_t key = 0;
     /* getrandom: no file descriptor and no allocation (we may be inside the
@@ -32,7 +24,7 @@ static uintptr_t random_key(void) {
     if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        key = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)&key);
+        key = hp_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)&key);
     }
     errno = saved;
     /* Top bit set: user-space addresses have it clear, so key ^ p is never 0,
