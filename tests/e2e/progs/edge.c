@@ -40,13 +40,18 @@ static int aligned(const void *p, size_t a)
     return ((uintptr_t)p % a) == 0;
 }
 
-/* Usable size and a full write/read of the requested bytes. */
+/* Usable size, and a write of everything malloc_usable_size promises (a
+ * program may use all of it): under the library this must stay inside the
+ * block, clear of a sampled block's header and of the next chunk. */
 static int usable(void *p, size_t n)
 {
-    if (p == NULL || malloc_usable_size(p) < n)
+    if (p == NULL)
         return 0;
-    memset(p, 0xa5, n);
-    return ((unsigned char *)p)[n ? n - 1 : 0] == (n ? 0xa5 : ((unsigned char *)p)[0]);
+    size_t u = malloc_usable_size(p);
+    if (u < n)
+        return 0;
+    memset(p, 0xa5, u);
+    return ((unsigned char *)p)[u ? u - 1 : 0] == (u ? 0xa5 : ((unsigned char *)p)[0]);
 }
 
 /* Fills n bytes with a pattern that depends on the block's step. */
