@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test_rng.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +40,7 @@
 #define DEPTH 12
 
 static uint64_t rng_state = 12345;
-static uint64_t rnd(void) {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rnd(void) { return test_splitmix64(&rng_state); }
 
 /* ---- the reference model ---- */
 
