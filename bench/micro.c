@@ -30,16 +30,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "addrset.h"
-#include "config.h"
-#include "flusher.h"
+#include "record/addrset.h"
+#include "base/config.h"
+#include "control/flusher.h"
 #include "heapprof.h"
-#include "internal_alloc.h"
-#include "maps.h"
-#include "profile.h"
-#include "ring.h"
-#include "sampler.h"
-#include "stack.h"
+#include "base/internal_alloc.h"
+#include "export/maps.h"
+#include "aggregate/profile.h"
+#include "record/ring.h"
+#include "record/sampler.h"
+#include "record/stack.h"
 
 #define NOINLINE __attribute__((noinline))
 #define BARRIER() __asm__ volatile("" ::: "memory")

@@ -5,7 +5,7 @@
  * could not see a buffer the encoder forgets to free on an error path. Here
  * the same functions sit on malloc (instrumented), and one allocation can be
  * made to fail so the ENOMEM paths run too. */
-#include "internal_alloc.h"
+#include "base/internal_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>

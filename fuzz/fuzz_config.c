@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "base/config.h"
 
 #define NS_PER_SEC UINT64_C(1000000000)
 #define MAX_RATE (UINT64_C(1) << 30)

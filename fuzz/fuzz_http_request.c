@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_request.h"
+#include "control/http_request.h"
 
 static void check(int cond)
 {

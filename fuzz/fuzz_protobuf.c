@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "fuzz_alloc.h"
-#include "internal_alloc.h"
-#include "maps.h"
-#include "pprof.h"
-#include "protobuf.h"
+#include "base/internal_alloc.h"
+#include "export/maps.h"
+#include "export/pprof.h"
+#include "export/protobuf.h"
 
 static void fail(const char *what)
 {

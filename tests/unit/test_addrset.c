@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "addrset.h"
-#include "internal_alloc.h"
+#include "record/addrset.h"
+#include "base/internal_alloc.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define TEST_SCALE 10

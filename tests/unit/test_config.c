@@ -15,8 +15,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "config.h"
+#include "base/common.h"
+#include "base/config.h"
 
 /* ---- fake environment ---- */
 

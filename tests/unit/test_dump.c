@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "dump.h"
-#include "internal_alloc.h"
+#include "export/dump.h"
+#include "base/internal_alloc.h"
 
 /* ---- helpers ---- */
 

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common.h"
-#include "http_request.h"
+#include "base/common.h"
+#include "control/http_request.h"
 
 static hp_http_request g_req;
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "id_table.h"
-#include "internal_alloc.h"
+#include "aggregate/id_table.h"
+#include "base/internal_alloc.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define TEST_SCALE 8

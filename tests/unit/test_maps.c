@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "elf_symbols.h"
-#include "maps.h"
+#include "export/elf_symbols.h"
+#include "export/maps.h"
 
 /* Functions the test looks itself up by. noinline + used: they must exist
  * as real symbols of this executable. */

@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "dump.h"
-#include "internal_alloc.h"
-#include "maps.h"
-#include "pprof.h"
+#include "export/dump.h"
+#include "base/internal_alloc.h"
+#include "export/maps.h"
+#include "export/pprof.h"
 
 /* ==== a minimal, independent profile.proto decoder ==== */
 

@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal_alloc.h"
-#include "profile.h"
-#include "ring.h"
-#include "sampler.h"
+#include "base/internal_alloc.h"
+#include "aggregate/profile.h"
+#include "record/ring.h"
+#include "record/sampler.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define TEST_SCALE 8

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "internal_alloc.h"
-#include "protobuf.h"
+#include "base/internal_alloc.h"
+#include "export/protobuf.h"
 
 /* ---- an independent reader ---- */
 

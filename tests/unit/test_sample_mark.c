@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sample_mark.h"
+#include "record/sample_mark.h"
 
 static void use_headers(void) {
     hp_mark_note_allocator(1);

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "sampler.h"
+#include "record/sampler.h"
 
 #define N_DRAWS 1000000
 

@@ -1,0 +1,110 @@
+/* The profile's tables of live samples, keyed by sample id: segmented open
+ * addressing (extendible hashing), owned by the flusher thread (no locks).
+ *
+ * A table all zero is empty and valid: its memory comes with the first add.
+ * The caller hashes an id once (hp_id_hash) and passes the hash to every call
+ * about it, so one event hashes its id once for all the tables it touches. */
+#ifndef HEAPPROF_ID_TABLE_H
+#define HEAPPROF_ID_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/common.h"
+
+/* A live sampled allocation (in the profile's `live` table) or a FREE waiting
+ * for its ALLOC (in `pending`, where stack and wkey are unused). id 0 marks
+ * an empty slot: sample ids start at 1. */
+typedef struct hp_live {
+    uint64_t id;
+    uint32_t stack; /* index into hp_profile.stacks */
+    uint32_t wkey;  /* size and rate: see "weight keys" in profile.c */
+} hp_live;
+_Static_assert(sizeof(hp_live) == 16, "four slots per cache line");
+
+/* A segment is a small linear-probing table with backward-shift deletion
+ * (single-threaded, so removal really empties slots: no tombstones). Ids are
+ * routed to segments by the top bits of their hash and to slots by the low
+ * bits. At 3/4 load the segment splits in two on its next hash bit: growth
+ * touches 64 KiB at a time and the table never exists twice. */
+#define HP_SEG_SHIFT 12
+#define HP_SEG_SLOTS (1u << HP_SEG_SHIFT)
+#define HP_SEG_MASK (HP_SEG_SLOTS - 1)
+
+/* The header lives apart from the slots (a few KiB for all of them, so it
+ * stays cached): an insert or a removal touches only the slot's own line. */
+typedef struct hp_seg {
+    hp_live *slots;  /* HP_SEG_SLOTS of them */
+    uint32_t count;
+    uint32_t depth; /* local depth: the ids here share their top `depth` hash bits */
+} hp_seg;
+
+struct hp_slab; /* see id_table.c */
+
+typedef struct hp_id_table {
+    hp_seg **dir;    /* 2^gdepth entries; a segment of local depth d fills 2^(gdepth-d) of them */
+    uint32_t gdepth;
+    size_t nsegs;
+    size_t count;
+    struct hp_slab *slabs; /* newest first */
+    size_t n_slabs, slab_bytes;
+    size_t slab_free;      /* segments still unused in the newest slab */
+} hp_id_table;
+
+/* A slot found by hp_id_table_find: its segment and index. */
+typedef struct {
+    hp_seg *seg;
+    size_t i;
+} hp_id_pos;
+
+static inline uint64_t hp_id_hash(uint64_t id) { return hp_mix64(id); }
+
+/* The top gdepth bits (none when gdepth is 0: the two shifts avoid a shift by 64). */
+static inline size_t hp_id_dir_index(const hp_id_table *t, uint64_t h) {
+    return (size_t)((h >> 1) >> (63 - t->gdepth));
+}
+
+/* 1 and the slot of id (hash h) in *out when present, else 0. Inline: every
+ * event looks an id up, in a table of up to millions of ids. */
+static inline int hp_id_table_find(const hp_id_table *t, uint64_t id, uint64_t h, hp_id_pos *out) {
+    if (!t->count)
+        return 0;
+    hp_seg *s = t->dir[hp_id_dir_index(t, h)];
+    for (size_t j = h & HP_SEG_MASK;; j = (j + 1) & HP_SEG_MASK) {
+        if (s->slots[j].id == id) {
+            out->seg = s;
+            out->i = j;
+            return 1;
+        }
+        if (!s->slots[j].id)
+            return 0;
+    }
+}
+
+/* The slot at pos (valid until the table next changes). */
+static inline hp_live *hp_id_table_at(hp_id_pos pos) { return &pos.seg->slots[pos.i]; }
+
+/* The slot where id (hash h) will be inserted, or near it: with a million
+ * live samples it is a cache miss, which can overlap the caller's other
+ * lookups. A hint only (the table may split first). */
+static inline void hp_id_table_prefetch(const hp_id_table *t, uint64_t h) {
+    if (t->dir)
+        __builtin_prefetch(&t->dir[hp_id_dir_index(t, h)]->slots[h & HP_SEG_MASK], 1);
+}
+
+static inline size_t hp_id_table_count(const hp_id_table *t) { return t->count; }
+
+/* A new slot for id (not present; hash h), its id set and the rest left to
+ * the caller, or NULL when out of memory. */
+hp_live *hp_id_table_add(hp_id_table *t, uint64_t id, uint64_t h);
+
+/* Empties the slot at pos (from hp_id_table_find, the table unchanged since). */
+void hp_id_table_remove(hp_id_table *t, hp_id_pos pos);
+
+/* Frees everything; the table is then empty (all zero) again. */
+void hp_id_table_free(hp_id_table *t);
+
+/* Memory held: slabs, their records, segment headers, directory. */
+size_t hp_id_table_bytes(const hp_id_table *t);
+
+#endif

@@ -1,0 +1,430 @@
+/* Flusher-side aggregation (see profile.h).
+ *
+ * Cost model: at HEAPPROF_RATE=1 the flusher applies every allocation and
+ * every free of the program, so an event must cost a cache miss or two at
+ * most, and the tables must stay within the memory target (4 MiB + 128 B per
+ * live sample, the app side's address set included) at every moment, not only
+ * at rest:
+ *  - a live sample is a 16-byte slot (id, stack index, weight key); its weight
+ *    is recomputed from (size, rate) when it is freed, bit for bit the value
+ *    added at allocation, so the in-use sums are exactly what they were;
+ *  - the live table is segmented (extendible hashing, id_table.c): it grows
+ *    by splitting one 64 KiB segment at a time, never by copying the whole
+ *    table, so there is no transient twice its size; segments come from slabs
+ *    whose pages are populated in one call (page faults, not hashing,
+ *    dominated growth);
+ *  - stacks are found through 8-byte slots holding 32 bits of their hash, so
+ *    a probe touches a record only when it is almost certainly the one;
+ *    records come from an arena (no allocator call, no header per stack) and
+ *    their in-use totals sit in a dense array, which is all a FREE touches. */
+#include "aggregate/profile.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "aggregate/id_table.h"
+#include "base/internal_alloc.h"
+#include "record/sampler.h"
+
+/* A stack as an ALLOC needs it: records start on a cache line, so comparing
+ * a 10-frame stack and adding to its totals touches two lines. The hash is
+ * not kept: only a growing slot table needs it again. */
+typedef struct hp_stack_rec {
+    uint32_t depth;
+    uint32_t truncated;
+    double alloc_objects, alloc_space;
+    uintptr_t frames[];
+} hp_stack_rec;
+
+/* A stack's in-use totals, as a FREE needs them: in a dense array indexed
+ * like the records, two per cache line, so a FREE (which finds the stack
+ * index in its live slot) touches one line, reached without a pointer. */
+typedef struct hp_inuse {
+    uint64_t live; /* live samples on this stack */
+    double objects, space;
+    uint64_t pad;
+} hp_inuse;
+_Static_assert(sizeof(hp_inuse) == 32, "two per cache line");
+
+/* ---- weight keys ----
+ * The weight of a sample depends on its size and on the rate in force when it
+ * was taken. Both fit 32 bits almost always: bit 31 clear, the rate as an
+ * index into the profile's table of rates seen (6 bits), the size below
+ * 32 MiB (25 bits). Otherwise bit 31 is set and the rest indexes a side array
+ * of (size, rate) records, with its own free list. */
+#define WK_BIG 0x80000000u
+#define WK_SIZE_BITS 25
+#define WK_SIZE_MAX ((1u << WK_SIZE_BITS) - 1)
+#define WK_MAX_RATES 64
+#define WK_MAX_BIG (WK_BIG - 1)
+
+typedef struct hp_big_weight {
+    uint64_t size; /* while on the free list: index + 1 of the next free record */
+    uint64_t rate;
+} hp_big_weight;
+
+/* Stack records are carved from chunks of this size (a record is at most
+ * ~2 KiB at the 256-frame depth limit). */
+#define ARENA_CHUNK (64u * 1024u)
+
+typedef struct hp_arena_chunk {
+    struct hp_arena_chunk *next;
+    size_t bytes; /* total, header included */
+} hp_arena_chunk;
+
+struct hp_profile {
+    hp_stack_rec **stacks; /* insertion order */
+    hp_inuse *inuse;       /* same index */
+    size_t n_stacks, cap_stacks, cap_inuse;
+    /* Open addressing: (hash >> 32) << 32 | (index + 1) into stacks, 0 = empty. */
+    uint64_t *stack_slots;
+    size_t stack_slot_cap;
+    hp_arena_chunk *arena;   /* newest chunk first */
+    char *arena_next, *arena_end;
+    size_t arena_bytes;
+    hp_id_table live;
+    hp_id_table pending; /* frees that arrived before their allocation */
+    uint64_t rates[WK_MAX_RATES];
+    uint32_t n_rates, last_rate; /* last_rate: index of the rate used last, a one-entry cache */
+    hp_big_weight *big;
+    uint32_t n_big, cap_big, big_free; /* big_free: index + 1 of the first free record */
+    hp_profile_stats stats;
+};
+
+/* One multiply per frame (the rotation feeds the high bits of the previous
+ * product back to the low end), one full mix at the end: the table index and
+ * the tag then depend on every bit of every frame. A collision only costs a
+ * comparison of frames. */
+static uint64_t stack_hash(const uintptr_t *frames, uint32_t depth) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ depth;
+    for (uint32_t i = 0; i < depth; i++) {
+        h = (h << 27 | h >> 37) ^ (uint64_t)frames[i];
+        h *= 0xd6e8feb86659fd93ull;
+    }
+    return hp_mix64(h);
+}
+
+/* ---- weight keys ---- */
+
+static int rate_index(hp_profile *p, uint64_t rate) {
+    if (p->n_rates && p->rates[p->last_rate] == rate)
+        return (int)p->last_rate;
+    for (uint32_t i = 0; i < p->n_rates; i++)
+        if (p->rates[i] == rate)
+            return (int)(p->last_rate = i);
+    if (p->n_rates == WK_MAX_RATES)
+        return -1;
+    p->rates[p->n_rates] = rate;
+    return (int)(p->last_rate = p->n_rates++);
+}
+
+static int big_add(hp_profile *p, uint64_t size, uint64_t rate, uint32_t *wkey) {
+    uint32_t i;
+    if (p->big_free) {
+        i = p->big_free - 1;
+        p->big_free = (uint32_t)p->big[i].size;
+    } else {
+        if (p->n_big == p->cap_big) {
+            if (p->cap_big >= WK_MAX_BIG / 2)
+                return -1;
+            uint32_t ncap = p->cap_big ? p->cap_big * 2 : 64;
+            hp_big_weight *nb = hp_realloc(p->big, ncap * sizeof *nb);
+            if (!nb)
+                return -1;
+            p->big = nb;
+            p->cap_big = ncap;
+        }
+        i = p->n_big++;
+    }
+    p->big[i].size = size;
+    p->big[i].rate = rate;
+    *wkey = WK_BIG | i;
+    return 0;
+}
+
+static int wkey_make(hp_profile *p, uint64_t size, uint64_t rate, uint32_t *wkey) {
+    int r = rate_index(p, rate);
+    if (r >= 0 && size <= WK_SIZE_MAX) {
+        *wkey = (uint32_t)r << WK_SIZE_BITS | (uint32_t)size;
+        return 0;
+    }
+    return big_add(p, size, rate, wkey);
+}
+
+static void wkey_get(const hp_profile *p, uint32_t wkey, uint64_t *size, uint64_t *rate) {
+    if (wkey & WK_BIG) {
+        *size = p->big[wkey & ~WK_BIG].size;
+        *rate = p->big[wkey & ~WK_BIG].rate;
+    } else {
+        *size = wkey & WK_SIZE_MAX;
+        *rate = p->rates[wkey >> WK_SIZE_BITS];
+    }
+}
+
+static void wkey_release(hp_profile *p, uint32_t wkey) {
+    if (!(wkey & WK_BIG))
+        return;
+    uint32_t i = wkey & ~WK_BIG;
+    p->big[i].size = p->big_free;
+    p->big_free = i + 1;
+}
+
+/* ---- stack table ---- */
+
+/* Cache-line aligned blocks, carved from chunks that live as long as the
+ * profile (stacks are never removed). */
+static void *arena_alloc(hp_profile *p, size_t bytes) {
+    bytes = (bytes + HP_CACHELINE - 1) & ~(size_t)(HP_CACHELINE - 1);
+    if ((size_t)(p->arena_end - p->arena_next) < bytes) {
+        /* hp_malloc aligns to 16: one line of slack to reach a line boundary. */
+        size_t head = sizeof(hp_arena_chunk) + HP_CACHELINE;
+        size_t total = head + bytes > ARENA_CHUNK ? head + bytes : ARENA_CHUNK;
+        hp_arena_chunk *c = hp_malloc(total);
+        if (!c)
+            return NULL;
+        c->next = p->arena;
+        c->bytes = total;
+        p->arena = c;
+        p->arena_bytes += total;
+        uintptr_t first = ((uintptr_t)(c + 1) + HP_CACHELINE - 1) & ~(uintptr_t)(HP_CACHELINE - 1);
+        p->arena_next = (char *)first;
+        p->arena_end = (char *)c + total;
+    }
+    void *r = p->arena_next;
+    p->arena_next += bytes;
+    return r;
+}
+
+static inline uint64_t stack_slot(uint64_t h, size_t index) { return (h >> 32) << 32 | (uint64_t)(index + 1); }
+
+static int stack_slots_grow(hp_profile *p) {
+    size_t ncap = p->stack_slot_cap ? p->stack_slot_cap * 2 : 1024;
+    uint64_t *ns = hp_calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < p->n_stacks; i++) {
+        uint64_t h = stack_hash(p->stacks[i]->frames, p->stacks[i]->depth);
+        size_t j = h & (ncap - 1);
+        while (ns[j])
+            j = (j + 1) & (ncap - 1);
+        ns[j] = stack_slot(h, i);
+    }
+    hp_free(p->stack_slots);
+    p->stack_slots = ns;
+    p->stack_slot_cap = ncap;
+    return 0;
+}
+
+static int frames_equal(const uintptr_t *a, const uintptr_t *b, uint32_t depth) {
+    for (uint32_t i = 0; i < depth; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* Room for one more stack in both arrays (each keeps its own capacity, so a
+ * failure half-way leaves them consistent). */
+static int stacks_reserve(hp_profile *p) {
+    if (p->n_stacks >= UINT32_MAX - 1)
+        return -1; /* live slots hold a 32-bit index */
+    if (p->n_stacks == p->cap_stacks) {
+        size_t ncap = p->cap_stacks ? p->cap_stacks * 2 : 256;
+        hp_stack_rec **ns = hp_realloc(p->stacks, ncap * sizeof *ns);
+        if (!ns)
+            return -1;
+        p->stacks = ns;
+        p->cap_stacks = ncap;
+    }
+    if (p->n_stacks == p->cap_inuse) {
+        size_t ncap = p->cap_inuse ? p->cap_inuse * 2 : 256;
+        hp_inuse *nu = hp_realloc(p->inuse, ncap * sizeof *nu);
+        if (!nu)
+            return -1;
+        p->inuse = nu;
+        p->cap_inuse = ncap;
+    }
+    return 0;
+}
+
+/* The index of ev's stack, added if new; -1 when out of memory. */
+static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
+    uint64_t h = stack_hash(ev->frames, ev->depth);
+    const uintptr_t *frames = ev->frames;
+    uint32_t depth = ev->depth;
+    if ((p->n_stacks + 1) * 2 > p->stack_slot_cap && stack_slots_grow(p) != 0)
+        return -1;
+    size_t mask = p->stack_slot_cap - 1, j = h & mask;
+    for (; p->stack_slots[j]; j = (j + 1) & mask) {
+        if ((p->stack_slots[j] ^ h) >> 32)
+            continue; /* another hash: no need to look at the record */
+        size_t i = (uint32_t)p->stack_slots[j] - 1;
+        const hp_stack_rec *s = p->stacks[i];
+        if (s->depth == depth && frames_equal(s->frames, frames, depth))
+            return (int64_t)i;
+    }
+    if (stacks_reserve(p) != 0)
+        return -1;
+    hp_stack_rec *s = arena_alloc(p, sizeof(hp_stack_rec) + depth * sizeof(uintptr_t));
+    if (!s)
+        return -1;
+    memset(s, 0, sizeof *s);
+    s->depth = depth;
+    memcpy(s->frames, frames, depth * sizeof(uintptr_t));
+    size_t i = p->n_stacks++;
+    p->stacks[i] = s;
+    memset(&p->inuse[i], 0, sizeof p->inuse[i]);
+    p->stack_slots[j] = stack_slot(h, i);
+    return (int64_t)i;
+}
+
+/* ---- events ---- */
+
+/* hp_sample_weight, without the call at rate 1 (every allocation sampled:
+ * the rate where the flusher is busiest). */
+static inline double weight(uint64_t size, uint64_t rate) { return rate <= 1 ? 1.0 : hp_sample_weight(size, rate); }
+
+/* The in-use sums gain and lose exactly the same doubles: the weight is a
+ * pure function of (size, rate), recomputed at the free. */
+static void inuse_add(hp_inuse *u, double objects, uint64_t size) {
+    u->live++;
+    u->objects += objects;
+    u->space += objects * (double)size;
+}
+
+static void inuse_sub(hp_inuse *u, uint64_t size, uint64_t rate) {
+    u->live--;
+    if (u->live == 0) { /* exact zero, not the residue of floating-point sums */
+        u->objects = 0;
+        u->space = 0;
+        return;
+    }
+    double objects = weight(size, rate);
+    u->objects -= objects;
+    u->space -= objects * (double)size;
+}
+
+/* Records a new live sample; on failure (out of memory) it is not counted as
+ * in use, as before. */
+static void live_add(hp_profile *p, const hp_event *ev, uint64_t h, uint32_t stack, double objects) {
+    uint32_t wkey;
+    if (wkey_make(p, ev->size, ev->rate, &wkey) != 0)
+        return;
+    hp_live *l = hp_id_table_add(&p->live, ev->id, h);
+    if (!l) {
+        wkey_release(p, wkey);
+        return;
+    }
+    l->stack = stack;
+    l->wkey = wkey;
+    inuse_add(&p->inuse[stack], objects, ev->size);
+}
+
+static void apply_alloc(hp_profile *p, const hp_event *ev) {
+    uint64_t h = hp_id_hash(ev->id);
+    /* The live slot's cache miss (at a million live samples) overlaps the
+     * stack lookup's. */
+    hp_id_table_prefetch(&p->live, h);
+    int64_t si = stack_intern(p, ev);
+    if (si < 0)
+        return; /* out of memory: the sample is not counted (reported via stats.samples gap) */
+    hp_stack_rec *s = p->stacks[si];
+    p->stats.samples++;
+    if (ev->flags & HP_EV_TRUNCATED) {
+        p->stats.truncated++;
+        s->truncated = 1;
+    }
+    double objects = weight(ev->size, ev->rate);
+    s->alloc_objects += objects;
+    s->alloc_space += objects * (double)ev->size;
+
+    hp_id_pos early_free;
+    if (hp_id_table_find(&p->pending, ev->id, h, &early_free)) { /* already freed: it never counts as in use */
+        hp_id_table_remove(&p->pending, early_free);
+        p->stats.frees++;
+        return;
+    }
+    live_add(p, ev, h, (uint32_t)si, objects);
+}
+
+static void apply_free(hp_profile *p, const hp_event *ev) {
+    uint64_t h = hp_id_hash(ev->id);
+    hp_id_pos pos;
+    if (!hp_id_table_find(&p->live, ev->id, h, &pos)) {
+        hp_id_table_add(&p->pending, ev->id, h); /* its ALLOC is still in another ring */
+        return;
+    }
+    hp_live l = *hp_id_table_at(pos);
+    hp_id_table_remove(&p->live, pos);
+    uint64_t size, rate;
+    wkey_get(p, l.wkey, &size, &rate);
+    wkey_release(p, l.wkey);
+    inuse_sub(&p->inuse[l.stack], size, rate);
+    p->stats.frees++;
+}
+
+void hp_profile_apply(hp_profile *p, const hp_event *ev) {
+    if (ev->id == 0)
+        return;
+    if (ev->kind == HP_EV_ALLOC)
+        apply_alloc(p, ev);
+    else if (ev->kind == HP_EV_FREE)
+        apply_free(p, ev);
+}
+
+void hp_profile_apply_cb(const hp_event *ev, void *profile) { hp_profile_apply(profile, ev); }
+
+hp_profile *hp_profile_new(void) { return hp_calloc(1, sizeof(hp_profile)); }
+
+void hp_profile_free(hp_profile *p) {
+    if (!p)
+        return;
+    while (p->arena) {
+        hp_arena_chunk *next = p->arena->next;
+        hp_free(p->arena);
+        p->arena = next;
+    }
+    hp_free(p->stacks);
+    hp_free(p->inuse);
+    hp_free(p->stack_slots);
+    hp_id_table_free(&p->live);
+    hp_id_table_free(&p->pending);
+    hp_free(p->big);
+    hp_free(p);
+}
+
+int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (!p->n_stacks)
+        return 0;
+    hp_pprof_sample *samples = hp_calloc(p->n_stacks, sizeof *samples);
+    if (!samples)
+        return ENOMEM;
+    for (size_t i = 0; i < p->n_stacks; i++) {
+        const hp_stack_rec *s = p->stacks[i];
+        samples[i].frames = s->frames;
+        samples[i].depth = s->depth;
+        samples[i].values[HP_V_ALLOC_OBJECTS] = llround(s->alloc_objects);
+        samples[i].values[HP_V_ALLOC_SPACE] = llround(s->alloc_space);
+        samples[i].values[HP_V_INUSE_OBJECTS] = llround(p->inuse[i].objects);
+        samples[i].values[HP_V_INUSE_SPACE] = llround(p->inuse[i].space);
+    }
+    *out = samples;
+    *n = p->n_stacks;
+    return 0;
+}
+
+void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {
+    *out = p->stats;
+    out->stacks = p->n_stacks;
+    out->live_samples = hp_id_table_count(&p->live);
+    out->pending_frees = hp_id_table_count(&p->pending);
+}
+
+size_t hp_profile_bytes(const hp_profile *p) {
+    return sizeof *p + p->arena_bytes + p->cap_stacks * sizeof(hp_stack_rec *) + p->cap_inuse * sizeof(hp_inuse) +
+           p->stack_slot_cap * sizeof(uint64_t) + hp_id_table_bytes(&p->live) + hp_id_table_bytes(&p->pending) +
+           p->cap_big * sizeof(hp_big_weight);
+}

@@ -1,0 +1,43 @@
+/* Aggregation, owned by the flusher thread (one thread at a time, no locks
+ * inside): the stack table (deduplicated by hash), the table of live sampled
+ * allocations, and per-stack totals already un-sampled the way Go does. */
+#ifndef HEAPPROF_PROFILE_H
+#define HEAPPROF_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export/pprof.h"
+#include "record/ring.h"
+
+typedef struct hp_profile hp_profile;
+
+typedef struct hp_profile_stats {
+    uint64_t samples;         /* ALLOC events seen */
+    uint64_t frees;           /* FREE events matched to their ALLOC */
+    uint64_t truncated;       /* samples whose stack was cut at the depth limit */
+    uint64_t stacks;          /* distinct stacks */
+    uint64_t live_samples;    /* sampled allocations not yet freed */
+    uint64_t pending_frees;   /* FREE seen before its ALLOC (other thread's ring not drained yet) */
+} hp_profile_stats;
+
+hp_profile *hp_profile_new(void);
+void hp_profile_free(hp_profile *p);
+
+/* Applies one event. Events of different threads may arrive in any order:
+ * a FREE that precedes its ALLOC waits for it (matched by sample id). */
+void hp_profile_apply(hp_profile *p, const hp_event *ev);
+/* Same, shaped as an hp_event_fn for hp_rings_drain. */
+void hp_profile_apply_cb(const hp_event *ev, void *profile);
+
+/* One pprof sample per stack with its values rounded to integers. The array
+ * (hp_malloc) is freed with hp_free; frames point into the profile and stay
+ * valid as long as it (stack records never move). Returns 0 or ENOMEM. */
+int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n);
+
+void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out);
+
+/* Memory held by the tables (for the profile's own-memory report). */
+size_t hp_profile_bytes(const hp_profile *p);
+
+#endif

@@ -1,0 +1,60 @@
+/* The public heapprof_* functions (include/heapprof.h). */
+#include "heapprof.h"
+
+#include <errno.h>
+
+#include "control/flusher.h"
+#include "base/internal_alloc.h"
+#include "record/recorder.h"
+
+#define HP_EXPORT __attribute__((visibility("default")))
+
+HP_EXPORT int heapprof_dump(const char *path) {
+    if (!path || !*path)
+        return EINVAL;
+    if (!hp_runtime_ensure())
+        return EAGAIN;
+    return hp_flusher_dump_to(path);
+}
+
+HP_EXPORT size_t heapprof_set_rate(size_t rate) {
+    if (!hp_runtime_ensure())
+        return 0;
+    uint64_t old = hp_set_rate(rate);
+    if (rate != 0) {
+        /* Sampling may have been off since start-up: the flusher was never
+         * started. This is a program thread outside malloc: safe to start it. */
+        int guard = hp_guard_enter();
+        hp_flusher_start();
+        hp_guard_leave(guard);
+    }
+    return (size_t)old;
+}
+
+static void collect_stats(hp_profile *p, hp_maps *m, void *arg) {
+    (void)m;
+    heapprof_stats *out = arg;
+    hp_profile_stats ps;
+    hp_profile_stats_get(p, &ps);
+    out->live_samples = ps.live_samples;
+    out->samples = ps.samples;
+    hp_pprof_sample *samples = NULL;
+    size_t n = 0;
+    if (hp_profile_samples(p, &samples, &n) == 0) {
+        for (size_t i = 0; i < n; i++)
+            out->live_bytes_estimate += (uint64_t)samples[i].values[HP_V_INUSE_SPACE];
+        hp_free(samples);
+    }
+}
+
+HP_EXPORT int heapprof_get_stats(heapprof_stats *out) {
+    if (!out)
+        return EINVAL;
+    *out = (heapprof_stats){0};
+    if (!hp_runtime_ensure())
+        return EAGAIN;
+    out->rate = hp_current_rate();
+    int err = hp_flusher_with_state(collect_stats, out);
+    out->own_bytes = hp_own_bytes();
+    return err;
+}

@@ -1,0 +1,886 @@
+/* The /debug/pprof HTTP server (see http_server.h and docs/http.md).
+ *
+ * Why one thread with poll() rather than an acceptor plus workers: all the
+ * real work (building a profile) happens under the flusher's aggregation lock
+ * anyway, so workers could not build profiles in parallel; what must never
+ * happen is that a slow or silent client holds up the others, and a poll loop
+ * with a deadline per connection gives exactly that, with one thread, no
+ * locks of its own and a fixed memory bound. ?seconds=N requests wait as a
+ * connection state with a deadline: the wait holds neither the lock nor the
+ * thread.
+ *
+ * Bounds: MAX_CONNS connections (more are answered 503 and closed at once),
+ * HP_HTTP_MAX_REQUEST bytes per request head, READ_TIMEOUT_MS from accept to
+ * a complete head (then 408), WRITE_TIMEOUT_MS to send a response,
+ * LINGER_MS to let the client read it before the close, at most
+ * MAX_DELTA_WAITS connections waiting on ?seconds= at once, N <= 300.
+ * One request per connection ("Connection: close"): keep-alive would only
+ * add state, and pprof clients fetch one profile per connection anyway. */
+#include "control/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/common.h"
+#include "base/config.h"
+#include "control/flusher.h"
+#include "control/http_request.h"
+#include "base/internal_alloc.h"
+#include "export/maps.h"
+#include "export/pprof.h"
+#include "aggregate/profile.h"
+#include "record/recorder.h"
+
+#define MAX_CONNS 8
+#define MAX_DELTA_WAITS 4 /* leaves slots for plain fetches while deltas wait */
+#define MAX_SECONDS 300
+#define READ_TIMEOUT_MS 5000
+#define WRITE_TIMEOUT_MS 30000
+#define LINGER_MS 1000
+#define LINGER_MAX_BYTES (256 * 1024)
+#define ACCEPT_BATCH 16     /* per poll round, so open connections keep being served */
+#define ACCEPT_PAUSE_MS 100 /* after EMFILE & co: the listener would stay readable */
+#define LISTEN_BACKLOG 16
+
+enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_WRITING, CONN_LINGER };
+
+typedef struct conn {
+    int fd;
+    enum conn_state state;
+    uint64_t deadline_ms; /* CLOCK_MONOTONIC; what happens then depends on state */
+    int head_only;        /* HEAD: headers as for GET, no body */
+    size_t in_len;
+    char in[HP_HTTP_MAX_REQUEST];
+    hp_http_request req;
+    /* CONN_WAITING (?seconds=N): the values at the start, per stack index */
+    int64_t (*base)[HP_NVALUES];
+    size_t n_base;
+    uint64_t base_ns;
+    /* CONN_WRITING: status line, headers and body in one buffer */
+    char *out;
+    size_t out_len, out_off;
+    size_t lingered; /* bytes discarded in CONN_LINGER */
+} conn;
+
+static conn *conns; /* MAX_CONNS of them, from hp_calloc at start */
+static int listen_fd = -1;
+static uint64_t accept_paused_until_ms;
+static char listen_name[80]; /* "127.0.0.1:6060", for messages */
+
+/* Every descriptor the server owns (the listener last), for the forked child
+ * to close: the child has no server thread and must not keep the port or a
+ * client's connection open. Written by the server thread, read by the
+ * child's atfork handler in the copy fork made: relaxed is enough, since the
+ * child only needs each slot to hold a whole value, and a slot is cleared
+ * before its close so a number reused by the program is never closed. */
+static _Atomic int owned_fds[MAX_CONNS + 1];
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void warn_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warn_line(const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    hp_config_warn_stderr(line);
+}
+
+/* ---- growable text buffer (internal heap) ---- */
+
+typedef struct textbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} textbuf;
+
+static void tb_printf(textbuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(textbuf *tb, const char *fmt, ...)
+{
+    for (int attempt = 0; attempt < 2 && !tb->oom; attempt++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(tb->p ? tb->p + tb->len : NULL, tb->p ? tb->cap - tb->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            tb->oom = 1;
+            return;
+        }
+        if (tb->p && (size_t)n < tb->cap - tb->len) {
+            tb->len += (size_t)n;
+            return;
+        }
+        size_t want = tb->len + (size_t)n + 1, cap = tb->cap ? tb->cap : 4096;
+        while (cap < want)
+            cap *= 2;
+        char *np = hp_realloc(tb->p, cap);
+        if (!np) {
+            tb->oom = 1;
+            return;
+        }
+        tb->p = np;
+        tb->cap = cap;
+    }
+}
+
+/* ---- connections ---- */
+
+static void close_conn(conn *c)
+{
+    int index = (int)(c - conns);
+    atomic_store_explicit(&owned_fds[index], -1, memory_order_relaxed);
+    /* shutdown first: if a forked child still holds a copy of this socket
+     * (accepted in the instant before a fork), close alone would send no FIN
+     * and the client would wait for the child. */
+    shutdown(c->fd, SHUT_RDWR);
+    close(c->fd);
+    hp_free(c->out);
+    hp_free(c->base);
+    c->out = NULL;
+    c->base = NULL;
+    c->fd = -1;
+    c->state = CONN_FREE;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+/* Queues a complete response and switches the connection to writing.
+ * extra: further header lines, each ending in CRLF, or "". */
+static void respond(conn *c, int status, const char *content_type, const char *extra, const void *body,
+                    size_t body_len)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "Connection: close\r\n"
+                     "%s\r\n",
+                     status, status_text(status), content_type, body_len, extra);
+    if (n < 0 || (size_t)n >= sizeof head) {
+        close_conn(c);
+        return;
+    }
+    size_t send_body = c->head_only ? 0 : body_len;
+    hp_free(c->out);
+    c->out = hp_malloc((size_t)n + send_body);
+    if (!c->out) {
+        close_conn(c);
+        return;
+    }
+    memcpy(c->out, head, (size_t)n);
+    if (send_body)
+        memcpy(c->out + n, body, send_body);
+    c->out_len = (size_t)n + send_body;
+    c->out_off = 0;
+    c->state = CONN_WRITING;
+    c->deadline_ms = now_ms() + WRITE_TIMEOUT_MS;
+}
+
+static void respond_error(conn *c, int status, const char *reason, const char *extra)
+{
+    char body[160];
+    int n = snprintf(body, sizeof body, "heapprof: %s\n", reason);
+    respond(c, status, "text/plain; charset=utf-8", extra, body, n > 0 ? (size_t)n : 0);
+}
+
+/* ---- profile building (under the aggregation lock) ---- */
+
+typedef struct build_ctx {
+    conn *c;
+    int err;
+    uint8_t *data; /* hp_malloc: gz or text */
+    size_t len;
+    uint64_t stacks;
+    uint64_t at_ns;
+} build_ctx;
+
+static void build_gz_locked(hp_profile *p, hp_maps *m, void *arg)
+{
+    build_ctx *b = arg;
+    conn *c = b->c;
+    int64_t duration = 0;
+    if (c->base)
+        duration = (int64_t)(now_ns() - c->base_ns);
+    b->err = hp_flusher_encode_gz(p, m, c->base ? "delta over HTTP" : "served over HTTP",
+                                  (const int64_t(*)[HP_NVALUES])c->base, c->n_base, duration, &b->data, &b->len);
+}
+
+static void snapshot_base_locked(hp_profile *p, hp_maps *m, void *arg)
+{
+    (void)m;
+    build_ctx *b = arg;
+    hp_pprof_sample *samples = NULL;
+    size_t n = 0;
+    b->err = hp_profile_samples(p, &samples, &n);
+    if (b->err)
+        return;
+    conn *c = b->c;
+    c->base = hp_malloc((n ? n : 1) * sizeof *c->base);
+    if (!c->base) {
+        b->err = ENOMEM;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            memcpy(c->base[i], samples[i].values, sizeof c->base[i]);
+        c->n_base = n;
+        c->base_ns = now_ns();
+    }
+    hp_free(samples);
+}
+
+static void count_stacks_locked(hp_profile *p, hp_maps *m, void *arg)
+{
+    (void)m;
+    build_ctx *b = arg;
+    hp_profile_stats st;
+    hp_profile_stats_get(p, &st);
+    b->stacks = st.stacks;
+}
+
+static int same_function(hp_maps *m, uint64_t addr, const char *name)
+{
+    const char *other = hp_maps_symbol(m, addr);
+    return other && strcmp(other, name) == 0;
+}
+
+/* Start of the function `name` that holds pc, for the "+0xOFF" of the text
+ * format. hp_maps only answers "which function holds this address", so the
+ * start is found by galloping down from pc while the answer stays the same,
+ * then bisecting the last step: ~2 log2(offset) look-ups, and a function is
+ * one contiguous range. Never below `floor` (the mapping's start). */
+static uint64_t function_start(hp_maps *m, uint64_t pc, const char *name, uint64_t floor)
+{
+    uint64_t good = pc, bad = 0, step = 1;
+    int have_bad = 0;
+    while (good > floor) {
+        uint64_t cand = good - floor > step ? good - step : floor;
+        if (!same_function(m, cand, name)) {
+            bad = cand;
+            have_bad = 1;
+            break;
+        }
+        good = cand;
+        step *= 2;
+    }
+    if (!have_bad)
+        return good;
+    while (good - bad > 1) {
+        uint64_t mid = bad + (good - bad) / 2;
+        if (same_function(m, mid, name))
+            good = mid;
+        else
+            bad = mid;
+    }
+    return good;
+}
+
+static void text_frame(textbuf *tb, hp_maps *m, uint64_t pc)
+{
+    /* pc is a return address: look up the call instruction before it, as
+     * pprof does, so a call at the very end of a function names that function. */
+    uint64_t at = pc ? pc - 1 : pc;
+    long mi = hp_maps_find(m, at);
+    const hp_mapping *map = mi >= 0 ? hp_maps_get(m, (size_t)mi) : NULL;
+    const char *name = hp_maps_symbol(m, at);
+    const char *object = map && map->path[0] ? map->path : "?";
+    if (name) {
+        uint64_t start = function_start(m, at, name, map ? map->start : 0);
+        tb_printf(tb, "#\t0x%llx\t%s+0x%llx\t%s\n", (unsigned long long)pc, name,
+                  (unsigned long long)(pc - start), object);
+    } else {
+        tb_printf(tb, "#\t0x%llx\t??\t%s\n", (unsigned long long)pc, object);
+    }
+}
+
+/* Indices sorted by in-use bytes, largest first (as Go prints them). Shell
+ * sort: in place, no recursion, and no qsort, which may malloc. */
+static void sort_by_inuse(size_t *idx, size_t n, const hp_pprof_sample *s)
+{
+    static const size_t gaps[] = {1750, 701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < HP_ARRAY_LEN(gaps); g++) {
+        size_t gap = gaps[g];
+        for (size_t i = gap; i < n; i++) {
+            size_t v = idx[i], j = i;
+            int64_t key = s[v].values[HP_V_INUSE_SPACE];
+            while (j >= gap && s[idx[j - gap]].values[HP_V_INUSE_SPACE] < key) {
+                idx[j] = idx[j - gap];
+                j -= gap;
+            }
+            idx[j] = v;
+        }
+    }
+}
+
+/* The legacy text format ("heap profile: ..."), as Go's ?debug=1 writes it.
+ * Our values are already un-sampled estimates, so the header says heap/2,
+ * which tells pprof "sampling rate 1: use the numbers as they are" (heap/N
+ * means rate N/2, and pprof would otherwise scale them a second time). */
+static void build_text_locked(hp_profile *p, hp_maps *m, void *arg)
+{
+    build_ctx *b = arg;
+    hp_pprof_sample *s = NULL;
+    size_t n = 0;
+    textbuf tb = {0};
+    size_t *idx = NULL;
+    b->err = hp_profile_samples(p, &s, &n);
+    if (b->err)
+        return;
+    idx = hp_malloc((n ? n : 1) * sizeof *idx);
+    if (!idx) {
+        hp_free(s);
+        b->err = ENOMEM;
+        return;
+    }
+    hp_maps_refresh(m);
+    int64_t tot[HP_NVALUES] = {0};
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* pprof refuses "0: N" (a count of zero with bytes): the rounded
+         * estimates of a stack whose blocks are all freed could give that. */
+        for (int v = 0; v < HP_NVALUES; v += 2)
+            if (s[i].values[v] <= 0)
+                s[i].values[v] = s[i].values[v + 1] = 0;
+        if (s[i].values[HP_V_ALLOC_OBJECTS] == 0 && s[i].values[HP_V_INUSE_OBJECTS] == 0)
+            continue;
+        for (int v = 0; v < HP_NVALUES; v++)
+            tot[v] += s[i].values[v];
+        idx[kept++] = i;
+    }
+    sort_by_inuse(idx, kept, s);
+    tb_printf(&tb, "heap profile: %lld: %lld [%lld: %lld] @ heap/2\n", (long long)tot[HP_V_INUSE_OBJECTS],
+              (long long)tot[HP_V_INUSE_SPACE], (long long)tot[HP_V_ALLOC_OBJECTS], (long long)tot[HP_V_ALLOC_SPACE]);
+    tb_printf(&tb,
+              "# heapprof: values are estimates already scaled up from samples taken every %llu bytes on average;\n"
+              "# the header says heap/2 (rate 1) so that readers use them as they are.\n",
+              (unsigned long long)hp_current_rate());
+    for (size_t k = 0; k < kept && !tb.oom; k++) {
+        const hp_pprof_sample *x = &s[idx[k]];
+        tb_printf(&tb, "%lld: %lld [%lld: %lld] @", (long long)x->values[HP_V_INUSE_OBJECTS],
+                  (long long)x->values[HP_V_INUSE_SPACE], (long long)x->values[HP_V_ALLOC_OBJECTS],
+                  (long long)x->values[HP_V_ALLOC_SPACE]);
+        for (uint32_t f = 0; f < x->depth; f++)
+            tb_printf(&tb, " 0x%llx", (unsigned long long)x->frames[f]);
+        tb_printf(&tb, "\n");
+        for (uint32_t f = 0; f < x->depth; f++)
+            text_frame(&tb, m, x->frames[f]);
+        tb_printf(&tb, "\n");
+    }
+    /* The executable mappings in /proc/self/maps form: with them pprof can
+     * symbolize the addresses from the binaries when they are at hand. */
+    tb_printf(&tb, "--- Memory map: ---\n");
+    for (size_t i = 0; i < hp_maps_count(m); i++) {
+        const hp_mapping *map = hp_maps_get(m, i);
+        if (!map->path[0] || strpbrk(map->path, " \t\n") != NULL)
+            continue; /* pprof reads the path as one word */
+        tb_printf(&tb, "%llx-%llx r-xp %08llx 00:00 0 %s\n", (unsigned long long)map->start,
+                  (unsigned long long)map->limit, (unsigned long long)map->offset, map->path);
+    }
+    hp_free(idx);
+    hp_free(s);
+    if (tb.oom) {
+        hp_free(tb.p);
+        b->err = ENOMEM;
+        return;
+    }
+    b->data = (uint8_t *)tb.p;
+    b->len = tb.len;
+}
+
+/* ---- endpoints ---- */
+
+static void serve_index(conn *c)
+{
+    build_ctx b = {.c = c};
+    hp_flusher_with_state(count_stacks_locked, &b);
+    textbuf tb = {0};
+    tb_printf(&tb,
+              "<html>\n<head>\n<title>/debug/pprof/</title>\n</head>\n<body>\n"
+              "/debug/pprof/<br>\n<br>\n"
+              "Types of profiles available:\n"
+              "<table>\n<thead><td>Count</td><td>Profile</td></thead>\n"
+              "<tr><td>%llu</td><td><a href=\"/debug/pprof/heap?debug=1\">heap</a></td></tr>\n"
+              "</table>\n"
+              "<p>\nProfile Descriptions:\n<ul>\n"
+              "<li><div class=profile-name>heap: </div> A sampling of the memory allocations of this "
+              "process (served by heapprof): in-use and allocated objects and bytes by call stack. "
+              "<a href=\"/debug/pprof/heap\">/debug/pprof/heap</a> is the gzipped profile for "
+              "<code>go tool pprof</code>; <code>?seconds=N</code> (1 to %d) gives the difference over "
+              "the next N seconds; <code>?debug=1</code> the same data as text.</li>\n"
+              "</ul>\n</p>\n</body>\n</html>\n",
+              (unsigned long long)b.stacks, MAX_SECONDS);
+    if (tb.oom) {
+        hp_free(tb.p);
+        close_conn(c);
+        return;
+    }
+    respond(c, 200, "text/html; charset=utf-8", "", tb.p, tb.len);
+    hp_free(tb.p);
+}
+
+static const char *const k_attachment = "Content-Disposition: attachment; filename=\"heap\"\r\n";
+static const char *const k_attachment_delta = "Content-Disposition: attachment; filename=\"heap-delta\"\r\n";
+
+/* Builds the profile (plain or, when c->base is set, the delta) and answers. */
+static void serve_profile(conn *c, int text)
+{
+    build_ctx b = {.c = c};
+    int err = hp_flusher_with_state(text ? build_text_locked : build_gz_locked, &b);
+    if (!err)
+        err = b.err;
+    if (err == EAGAIN) {
+        respond_error(c, 503, "profiling is off (HEAPPROF_RATE=0 or start-up failed)", "");
+    } else if (err) {
+        respond_error(c, 500, "could not build the profile (out of memory)", "");
+    } else if (text) {
+        respond(c, 200, "text/plain; charset=utf-8", "", b.data, b.len);
+    } else {
+        respond(c, 200, "application/octet-stream", c->base ? k_attachment_delta : k_attachment, b.data, b.len);
+    }
+    hp_free(b.data);
+    hp_free(c->base);
+    c->base = NULL;
+}
+
+static int delta_waiters(void)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_CONNS; i++)
+        n += conns[i].state == CONN_WAITING;
+    return n;
+}
+
+static void serve_heap(conn *c)
+{
+    uint64_t debug = 0, seconds = 0;
+    int has_debug = hp_http_query_uint(c->req.query, "debug", 0, 1000, &debug);
+    int has_seconds = hp_http_query_uint(c->req.query, "seconds", 1, MAX_SECONDS, &seconds);
+    if (has_debug < 0) {
+        respond_error(c, 400, "debug must be a whole number", "");
+        return;
+    }
+    if (has_seconds < 0) {
+        respond_error(c, 400, "seconds must be a whole number from 1 to 300", "");
+        return;
+    }
+    if (has_seconds && debug) {
+        respond_error(c, 400, "seconds and debug params are incompatible", "");
+        return;
+    }
+    if (!has_seconds) {
+        serve_profile(c, debug != 0);
+        return;
+    }
+    if (delta_waiters() >= MAX_DELTA_WAITS) {
+        respond_error(c, 503, "too many ?seconds= requests at once", "Retry-After: 5\r\n");
+        return;
+    }
+    build_ctx b = {.c = c};
+    int err = hp_flusher_with_state(snapshot_base_locked, &b);
+    if (!err)
+        err = b.err;
+    if (err) {
+        hp_free(c->base);
+        c->base = NULL;
+        if (err == EAGAIN)
+            respond_error(c, 503, "profiling is off (HEAPPROF_RATE=0 or start-up failed)", "");
+        else
+            respond_error(c, 500, "out of memory", "");
+        return;
+    }
+    c->state = CONN_WAITING;
+    /* Counted from the snapshot, rounded up to the millisecond clock the poll
+     * loop uses: the window is never shorter than asked (duration_nanos). */
+    c->deadline_ms = (c->base_ns + 999999u) / 1000000u + seconds * 1000u;
+}
+
+static void handle_request(conn *c)
+{
+    const hp_http_request *r = &c->req;
+    c->head_only = strcmp(r->method, "HEAD") == 0;
+    if (strcmp(r->method, "GET") != 0 && !c->head_only) {
+        respond_error(c, 405, "only GET and HEAD are served", "Allow: GET, HEAD\r\n");
+        return;
+    }
+    if (strcmp(r->path, "/debug/pprof/") == 0 || strcmp(r->path, "/debug/pprof") == 0)
+        serve_index(c);
+    else if (strcmp(r->path, "/debug/pprof/heap") == 0)
+        serve_heap(c);
+    else
+        respond_error(c, 404, "not found (try /debug/pprof/)", "");
+}
+
+/* ---- the poll loop ---- */
+
+static void on_readable(conn *c)
+{
+    ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) { /* closed before a complete request, or reset */
+        close_conn(c);
+        return;
+    }
+    c->in_len += (size_t)n;
+    switch (hp_http_parse(c->in, c->in_len, &c->req)) {
+    case HP_HTTP_NEED_MORE:
+        break; /* the buffer is never full here: a full one parses as 431 */
+    case HP_HTTP_BAD:
+        respond_error(c, c->req.status, c->req.reason, "");
+        break;
+    case HP_HTTP_COMPLETE:
+        handle_request(c);
+        break;
+    }
+}
+
+static void on_writable(conn *c, uint64_t now)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        if (n <= 0) {
+            close_conn(c);
+            return;
+        }
+        c->out_off += (size_t)n;
+    }
+    /* All sent. Closing now with unread request bytes in our buffer would
+     * make the kernel send a reset, which can destroy the response before
+     * the client reads it (e.g. our 431 to a client still sending its 100 KiB
+     * of headers). So: FIN, then read and discard briefly, then close. */
+    hp_free(c->out);
+    c->out = NULL;
+    shutdown(c->fd, SHUT_WR);
+    c->state = CONN_LINGER;
+    c->lingered = 0;
+    c->deadline_ms = now + LINGER_MS;
+}
+
+static void on_linger_readable(conn *c)
+{
+    char scratch[4096];
+    ssize_t n = recv(c->fd, scratch, sizeof scratch, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0 || (c->lingered += (size_t)n) > LINGER_MAX_BYTES)
+        close_conn(c);
+}
+
+static void on_deadline(conn *c)
+{
+    switch (c->state) {
+    case CONN_READING:
+        /* The slow client: it gets a status line, then the connection goes. */
+        respond_error(c, 408, "the request took longer than 5 s", "");
+        break;
+    case CONN_WAITING:
+        serve_profile(c, 0);
+        break;
+    default:
+        close_conn(c);
+        break;
+    }
+}
+
+/* When all slots are taken: a best-effort 503 and the connection is closed
+ * at once, so the newcomer learns quickly instead of waiting in the backlog. */
+static void refuse_busy(int fd)
+{
+    static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                              "Content-Type: text/plain; charset=utf-8\r\n"
+                              "Content-Length: 46\r\n"
+                              "Retry-After: 1\r\n"
+                              "Connection: close\r\n"
+                              "\r\n"
+                              "heapprof: too many connections, retry shortly\n";
+    ssize_t ignored = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+    shutdown(fd, SHUT_RDWR);
+    close(fd);
+}
+
+static void stop_listening(const char *why)
+{
+    warn_line("heapprof: HTTP server on %s stopped: %s", listen_name, why);
+    atomic_store_explicit(&owned_fds[MAX_CONNS], -1, memory_order_relaxed);
+    listen_fd = -1;
+}
+
+static void on_acceptable(uint64_t now)
+{
+    for (int k = 0; k < ACCEPT_BATCH; k++) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ECONNABORTED || errno == EINTR || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_paused_until_ms = now + ACCEPT_PAUSE_MS;
+            else if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL)
+                /* The program closed our socket (a daemon closing every
+                 * descriptor) or put something else under its number: we
+                 * cannot tell which, so we stop touching it. */
+                stop_listening("its socket was closed by the program");
+            return;
+        }
+        conn *c = NULL;
+        for (int i = 0; i < MAX_CONNS && !c; i++)
+            if (conns[i].state == CONN_FREE)
+                c = &conns[i];
+        if (!c) {
+            refuse_busy(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->in_len = 0;
+        c->head_only = 0;
+        c->base = NULL;
+        c->out = NULL;
+        c->state = CONN_READING;
+        c->deadline_ms = now + READ_TIMEOUT_MS;
+        atomic_store_explicit(&owned_fds[c - conns], fd, memory_order_relaxed);
+    }
+}
+
+static void serve_forever(void)
+{
+    struct pollfd pfd[MAX_CONNS + 1];
+    conn *who[MAX_CONNS + 1];
+    for (;;) {
+        uint64_t now = now_ms();
+        int n = 0;
+        uint64_t next = UINT64_MAX;
+        if (listen_fd >= 0 && now >= accept_paused_until_ms) {
+            pfd[n] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+            who[n++] = NULL;
+        } else if (listen_fd >= 0) {
+            next = accept_paused_until_ms;
+        }
+        for (int i = 0; i < MAX_CONNS; i++) {
+            conn *c = &conns[i];
+            short ev;
+            switch (c->state) {
+            case CONN_READING: ev = POLLIN; break;
+            case CONN_WAITING: ev = POLLRDHUP; break; /* only to notice a client that gave up */
+            case CONN_WRITING: ev = POLLOUT; break;
+            case CONN_LINGER: ev = POLLIN; break;
+            default: continue;
+            }
+            pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
+            who[n++] = c;
+            if (c->deadline_ms < next)
+                next = c->deadline_ms;
+        }
+        if (n == 0 && next == UINT64_MAX)
+            return; /* no listener and no connection: nothing left to do */
+        int timeout = -1;
+        if (next != UINT64_MAX)
+            timeout = next <= now ? 0 : next - now > 60000 ? 60000 : (int)(next - now);
+        int ready = poll(pfd, (nfds_t)n, timeout);
+        /* EINTR cannot happen (all signals blocked) and ENOMEM is transient:
+         * either way no revents to look at, but deadlines still apply. */
+        if (ready < 0)
+            ready = 0;
+        now = now_ms();
+        for (int k = 0; k < n && ready > 0; k++) {
+            short re = pfd[k].revents;
+            if (!re)
+                continue;
+            conn *c = who[k];
+            if (!c) {
+                if (re & POLLNVAL)
+                    stop_listening("its socket was closed by the program");
+                else
+                    on_acceptable(now);
+                continue;
+            }
+            if (re & POLLNVAL) { /* closed under us by the program: forget it */
+                atomic_store_explicit(&owned_fds[c - conns], -1, memory_order_relaxed);
+                hp_free(c->out);
+                hp_free(c->base);
+                c->out = NULL;
+                c->base = NULL;
+                c->state = CONN_FREE;
+                continue;
+            }
+            switch (c->state) {
+            case CONN_READING: on_readable(c); break;
+            case CONN_WAITING: close_conn(c); break; /* the client went away */
+            case CONN_WRITING: on_writable(c, now); break;
+            case CONN_LINGER: on_linger_readable(c); break;
+            default: break;
+            }
+        }
+        now = now_ms();
+        for (int i = 0; i < MAX_CONNS; i++)
+            if (conns[i].state != CONN_FREE && conns[i].deadline_ms <= now)
+                on_deadline(&conns[i]);
+    }
+}
+
+static void *server_main(void *arg)
+{
+    (void)arg;
+    hp_thread_mark_internal();
+    pthread_setname_np(pthread_self(), "heapprof-http");
+    serve_forever();
+    return NULL;
+}
+
+/* ---- start-up and fork ---- */
+
+static void after_fork_child(void)
+{
+    /* The port belongs to the parent; this process has no server thread.
+     * Only close(): async-signal-safe, as a handler after fork must be. */
+    for (int i = 0; i <= MAX_CONNS; i++) {
+        int fd = atomic_exchange_explicit(&owned_fds[i], -1, memory_order_relaxed);
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+static void format_name(const hp_http_config *h)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (!inet_ntop(h->family == HP_HTTP_INET6 ? AF_INET6 : AF_INET, h->addr, host, sizeof host))
+        snprintf(host, sizeof host, "?");
+    snprintf(listen_name, sizeof listen_name, h->family == HP_HTTP_INET6 ? "[%s]:%u" : "%s:%u", host,
+             (unsigned)h->port);
+}
+
+static int open_listener(const hp_http_config *h)
+{
+    union {
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } sa;
+    socklen_t len;
+    memset(&sa, 0, sizeof sa);
+    int family = h->family == HP_HTTP_INET6 ? AF_INET6 : AF_INET;
+    if (family == AF_INET) {
+        sa.v4.sin_family = AF_INET;
+        sa.v4.sin_port = htons(h->port);
+        memcpy(&sa.v4.sin_addr, h->addr, 4);
+        len = sizeof sa.v4;
+    } else {
+        sa.v6.sin6_family = AF_INET6;
+        sa.v6.sin6_port = htons(h->port);
+        memcpy(&sa.v6.sin6_addr, h->addr, 16);
+        len = sizeof sa.v6;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    /* Lets a restarted program re-bind while old connections sit in
+     * TIME_WAIT; on Linux it never lets two live listeners share the port. */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int hp_http_start(void)
+{
+    static int started; /* the constructor runs once; this is belt and braces */
+    const hp_http_config *h = &hp_cfg.http;
+    if (h->family == 0 || started)
+        return 0;
+    started = 1;
+    format_name(h);
+    for (int i = 0; i <= MAX_CONNS; i++)
+        atomic_store_explicit(&owned_fds[i], -1, memory_order_relaxed);
+
+    conns = hp_calloc(MAX_CONNS, sizeof *conns);
+    if (!conns) {
+        warn_line("heapprof: HTTP server on %s not started: out of memory", listen_name);
+        return ENOMEM;
+    }
+    for (int i = 0; i < MAX_CONNS; i++)
+        conns[i].fd = -1;
+    int fd = open_listener(h);
+    if (fd < 0) {
+        char msg[96];
+        warn_line("heapprof: cannot serve HTTP on %s: %s; the program runs without the HTTP server", listen_name,
+                  strerror_r(-fd, msg, sizeof msg));
+        hp_free(conns);
+        conns = NULL;
+        return -fd;
+    }
+    listen_fd = fd;
+    atomic_store_explicit(&owned_fds[MAX_CONNS], fd, memory_order_relaxed);
+    if (!h->loopback)
+        warn_line("heapprof: HTTP server on %s is reachable from other machines: anyone who can connect can "
+                  "read this program's heap profiles",
+                  listen_name);
+
+    /* Every signal blocked in the new thread, so the program's signals keep
+     * going to the program's own threads (as for the flusher). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_t thread;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&thread, &attr, server_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        warn_line("heapprof: cannot start the HTTP server thread (error %d); the program runs without it", err);
+        atomic_store_explicit(&owned_fds[MAX_CONNS], -1, memory_order_relaxed);
+        close(fd);
+        listen_fd = -1;
+        return err;
+    }
+    pthread_atfork(NULL, NULL, after_fork_child);
+    return 0;
+}

@@ -1,0 +1,37 @@
+/* Heap profile in profile.proto form (the format of Go's /debug/pprof/heap).
+ *
+ * The caller hands over aggregated samples (already un-sampled estimates);
+ * this module adds mappings, locations and function names from hp_maps and
+ * encodes the message. Gzip and file writing live in dump.h. */
+#ifndef HEAPPROF_PPROF_H
+#define HEAPPROF_PPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export/maps.h"
+
+/* Value order is Go's: alloc_objects, alloc_space, inuse_objects, inuse_space. */
+enum { HP_V_ALLOC_OBJECTS, HP_V_ALLOC_SPACE, HP_V_INUSE_OBJECTS, HP_V_INUSE_SPACE, HP_NVALUES };
+
+typedef struct hp_pprof_sample {
+    const uintptr_t *frames; /* return addresses as captured, innermost first */
+    uint32_t depth;
+    int64_t values[HP_NVALUES];
+} hp_pprof_sample;
+
+typedef struct hp_pprof_profile {
+    const hp_pprof_sample *samples;
+    size_t n_samples;
+    int64_t period;          /* the sampling rate in bytes (period_type space/bytes) */
+    int64_t time_nanos;      /* wall clock of the dump */
+    int64_t duration_nanos;  /* 0 unless a delta profile */
+    const char *const *comments;
+    size_t n_comments;
+} hp_pprof_profile;
+
+/* Encodes the profile (uncompressed protobuf) into a buffer from hp_malloc,
+ * which the caller releases with hp_free. Returns 0, or ENOMEM. */
+int hp_pprof_encode(const hp_pprof_profile *prof, hp_maps *maps, uint8_t **out, size_t *out_len);
+
+#endif

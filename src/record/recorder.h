@@ -1,0 +1,75 @@
+/* The recording side of the allocation path: per-thread sampling state and
+ * the slow paths that capture a stack and queue an event for the flusher.
+ *
+ * The interposed functions (shim.c) keep only the countdown check inline;
+ * everything here runs for a sampled allocation or the free of one. */
+#ifndef HEAPPROF_RECORDER_H
+#define HEAPPROF_RECORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/common.h"
+#include "base/config.h"
+#include "record/ring.h"
+
+/* Bytes this thread may still allocate before the next sample. 0 (a new
+ * thread) sends the first allocation to the slow path, which sets it up. */
+extern HP_TLS uint64_t hp_tls_bytes_left;
+
+/* Settings read once at start-up. */
+extern hp_config hp_cfg;
+
+/* Idempotent, lock-free, allocation-free set-up of the global state; safe
+ * inside the very first malloc. Returns 1 when ready, 0 while another call
+ * is still setting up (the caller then just doesn't sample). */
+int hp_runtime_ensure(void);
+
+/* Current sampling rate in bytes (0 = off). */
+uint64_t hp_current_rate(void);
+/* Sets it (heapprof_set_rate); each thread notices at its next slow path.
+ * Returns the previous rate. */
+uint64_t hp_set_rate(uint64_t rate);
+
+/* Slow path of every allocating entry point once hp_tls_bytes_left is used
+ * up, called BEFORE allocating: returns the sampling rate when this
+ * allocation of `size` bytes is to be sampled, 0 when not. A non-zero answer
+ * is followed by hp_sample_finish (or hp_sample_cancel). */
+uint64_t hp_sample_due(size_t size);
+
+/* Records the block the real allocator returned at `base` (NULL: it failed),
+ * padded by `off` bytes (hp_mark_offset), and returns the program's pointer.
+ * errno is left as the allocator set it. */
+void *hp_sample_finish(void *base, size_t off, size_t size, uint64_t rate);
+
+/* The sample that hp_sample_due announced cannot be taken after all. */
+void hp_sample_cancel(void);
+
+/* A sampled block is being released (id 0: its ALLOC was never recorded). */
+void hp_record_free(uintptr_t addr, uint64_t id);
+
+/* Brackets heapprof work done on a program thread (start-up, the API):
+ * allocations inside are neither sampled nor recursed into. */
+int hp_guard_enter(void);
+void hp_guard_leave(int previous);
+
+/* The calling thread belongs to heapprof: it never samples. */
+void hp_thread_mark_internal(void);
+
+/* Consumer side of FREE events that could not go to a ring (a signal handler
+ * interrupted the thread's own push, or the thread already exited). Flusher only. */
+size_t hp_spill_drain(hp_event_fn fn, void *ctx);
+
+/* In a forked child: rings of threads that do not exist here are released,
+ * the forking thread keeps its own. */
+void hp_recorder_after_fork_child(void);
+
+typedef struct hp_recorder_stats {
+    uint64_t spilled;  /* FREE events that took the spill path */
+    uint64_t unrecorded; /* samples skipped: no memory, or due while this thread was
+                            already recording one (a signal handler allocating) */
+} hp_recorder_stats;
+void hp_recorder_stats_get(hp_recorder_stats *out);
+
+
+#endif
