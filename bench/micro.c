@@ -32,7 +32,7 @@
 
 #include "record/addrset.h"
 #include "base/config.h"
-#include "control/flusher.h"
+#include "control/encode.h"
 #include "heapprof.h"
 #include "base/internal_alloc.h"
 #include "export/maps.h"
@@ -659,7 +659,7 @@ static void bench_flusher(void) {
         int have_watch = pthread_create(&th, NULL, watch_own_bytes, &w) == 0;
         uint8_t *gz = NULL;
         uint64_t e0 = now_ns();
-        int err = hp_flusher_encode_gz(prof, maps, "bench", NULL, 0, 0, &gz, &gz_len);
+        int err = hp_encode_gz(prof, maps, "bench", NULL, 0, 0, &gz, &gz_len);
         uint64_t e1 = now_ns();
         if (have_watch) {
             atomic_store(&w.stop, 1);

@@ -1,7 +1,7 @@
 /* The tables of live samples (see id_table.h): extendible hashing.
  *
- * The table grows by splitting one 64 KiB segment at a time, never by
- * copying the whole table, so there is no transient twice its size; segments
+ * The table grows by splitting one 64 KiB bucket at a time, never by
+ * copying the whole table, so there is no transient twice its size; buckets
  * come from slabs whose pages are populated in one call (page faults, not
  * hashing, dominated growth). */
 #include "aggregate/id_table.h"
@@ -11,12 +11,12 @@
 
 #include "base/internal_alloc.h"
 
-#define SEG_FULL (HP_SEG_SLOTS / 4 * 3)
-/* Directory depth limit: far beyond any memory (2^40 segments), it only
+#define BUCKET_FULL (HP_BUCKET_SLOTS / 4 * 3)
+/* Directory depth limit: far beyond any memory (2^40 buckets), it only
  * bounds the loop should ids ever collide in all their top bits. */
 #define DIR_MAX_DEPTH 40
 
-/* Segment slots come from slabs of several segments (see seg_slots_get). */
+/* Bucket slots come from slabs of several buckets (see bucket_slots_get). */
 typedef struct hp_slab {
     struct hp_slab *next;
     void *mem;
@@ -42,40 +42,40 @@ static void *slab_map(size_t bytes) {
     return m;
 }
 
-/* Slots for one more segment. A new slab holds an eighth of the table's
- * segments (1 to 32, i.e. 64 KiB to 2 MiB), so the slack is at most 1/8 of
+/* Slots for one more bucket. A new slab holds an eighth of the table's
+ * buckets (1 to 32, i.e. 64 KiB to 2 MiB), so the slack is at most 1/8 of
  * the table, and pages come in big batches once the table is big. */
 #define SLAB_MAX_SEGS 32u
-#define SEG_BYTES (HP_SEG_SLOTS * sizeof(hp_live))
+#define BUCKET_BYTES (HP_BUCKET_SLOTS * sizeof(hp_live))
 
-static hp_live *seg_slots_get(hp_id_table *t) {
+static hp_live *bucket_slots_get(hp_id_table *t) {
     if (!t->slab_free) {
-        size_t n = t->nsegs / 8;
+        size_t n = t->nbuckets / 8;
         n = n < 1 ? 1 : n > SLAB_MAX_SEGS ? SLAB_MAX_SEGS : n;
         hp_slab *sl = hp_malloc(sizeof *sl);
         if (!sl)
             return NULL;
-        sl->mem = slab_map(n * SEG_BYTES);
+        sl->mem = slab_map(n * BUCKET_BYTES);
         if (!sl->mem) {
             hp_free(sl);
             return NULL;
         }
-        sl->bytes = n * SEG_BYTES;
+        sl->bytes = n * BUCKET_BYTES;
         sl->next = t->slabs;
         t->slabs = sl;
         t->n_slabs++;
         t->slab_bytes += sl->bytes;
         t->slab_free = n;
     }
-    size_t used = t->slabs->bytes / SEG_BYTES - t->slab_free--;
-    return (hp_live *)(void *)((char *)t->slabs->mem + used * SEG_BYTES);
+    size_t used = t->slabs->bytes / BUCKET_BYTES - t->slab_free--;
+    return (hp_live *)(void *)((char *)t->slabs->mem + used * BUCKET_BYTES);
 }
 
-static hp_seg *seg_new(hp_id_table *t, uint32_t depth) {
-    hp_seg *s = hp_malloc(sizeof *s);
+static hp_bucket *bucket_new(hp_id_table *t, uint32_t depth) {
+    hp_bucket *s = hp_malloc(sizeof *s);
     if (!s)
         return NULL;
-    s->slots = seg_slots_get(t);
+    s->slots = bucket_slots_get(t);
     if (!s->slots) {
         hp_free(s);
         return NULL;
@@ -89,22 +89,22 @@ static int id_table_init(hp_id_table *t) {
     t->dir = hp_malloc(sizeof *t->dir);
     if (!t->dir)
         return -1;
-    t->dir[0] = seg_new(t, 0);
+    t->dir[0] = bucket_new(t, 0);
     if (!t->dir[0]) {
         hp_free(t->dir);
         t->dir = NULL;
         return -1;
     }
     t->gdepth = 0;
-    t->nsegs = 1;
+    t->nbuckets = 1;
     return 0;
 }
 
 void hp_id_table_free(hp_id_table *t) {
-    /* A segment fills a run of 2^(gdepth - depth) entries: free it once, at its first. */
+    /* A bucket fills a run of 2^(gdepth - depth) entries: free it once, at its first. */
     size_t n = t->dir ? (size_t)1 << t->gdepth : 0;
     for (size_t i = 0; i < n;) {
-        hp_seg *s = t->dir[i];
+        hp_bucket *s = t->dir[i];
         i += (size_t)1 << (t->gdepth - s->depth);
         hp_free(s);
     }
@@ -119,15 +119,15 @@ void hp_id_table_free(hp_id_table *t) {
 }
 
 size_t hp_id_table_bytes(const hp_id_table *t) {
-    size_t dir = t->dir ? ((size_t)1 << t->gdepth) * sizeof(hp_seg *) : 0;
-    return t->slab_bytes + t->n_slabs * sizeof(hp_slab) + t->nsegs * sizeof(hp_seg) + dir;
+    size_t dir = t->dir ? ((size_t)1 << t->gdepth) * sizeof(hp_bucket *) : 0;
+    return t->slab_bytes + t->n_slabs * sizeof(hp_slab) + t->nbuckets * sizeof(hp_bucket) + dir;
 }
 
 static int dir_double(hp_id_table *t) {
     if (t->gdepth >= DIR_MAX_DEPTH)
         return -1;
     size_t n = (size_t)1 << t->gdepth;
-    hp_seg **nd = hp_malloc(2 * n * sizeof *nd);
+    hp_bucket **nd = hp_malloc(2 * n * sizeof *nd);
     if (!nd)
         return -1;
     for (size_t i = 0; i < n; i++)
@@ -138,7 +138,7 @@ static int dir_double(hp_id_table *t) {
     return 0;
 }
 
-static hp_live *seg_put(hp_seg *s, uint64_t id, uint64_t h) {
+static hp_live *bucket_put(hp_bucket *s, uint64_t id, uint64_t h) {
     size_t j = h & HP_SEG_MASK;
     while (s->slots[j].id)
         j = (j + 1) & HP_SEG_MASK;
@@ -149,7 +149,7 @@ static hp_live *seg_put(hp_seg *s, uint64_t id, uint64_t h) {
 
 /* Empties slot `hole`, pulling later entries of its probe run back when their
  * home is not between the hole and their position. */
-static void seg_remove_at(hp_seg *s, size_t hole) {
+static void bucket_remove_at(hp_bucket *s, size_t hole) {
     for (size_t j = (hole + 1) & HP_SEG_MASK; s->slots[j].id; j = (j + 1) & HP_SEG_MASK) {
         size_t home = hp_id_hash(s->slots[j].id) & HP_SEG_MASK;
         if (((j - home) & HP_SEG_MASK) >= ((j - hole) & HP_SEG_MASK)) {
@@ -166,35 +166,35 @@ static void seg_remove_at(hp_seg *s, size_t hole) {
  * out is replaced by later entries of its own run (backward shift), which are
  * still to be examined, so the slot is looked at again. Entries already kept
  * never move. */
-static void seg_split_entries(hp_seg *s, hp_seg *n, unsigned bit) {
+static void bucket_split_entries(hp_bucket *s, hp_bucket *n, unsigned bit) {
     size_t start = 0;
     while (s->slots[start].id)
-        start++; /* there is an empty slot: a segment is never full */
-    for (size_t k = 1; k < HP_SEG_SLOTS;) {
+        start++; /* there is an empty slot: a bucket is never full */
+    for (size_t k = 1; k < HP_BUCKET_SLOTS;) {
         size_t j = (start + k) & HP_SEG_MASK;
         uint64_t id = s->slots[j].id;
         uint64_t h = id ? hp_id_hash(id) : 0;
         if (id && (h >> bit) & 1) {
-            *seg_put(n, id, h) = s->slots[j];
-            seg_remove_at(s, j);
+            *bucket_put(n, id, h) = s->slots[j];
+            bucket_remove_at(s, j);
         } else {
             k++;
         }
     }
 }
 
-/* Splits the segment at directory entry di in two on its next hash bit. */
-static int seg_split(hp_id_table *t, size_t di) {
-    hp_seg *s = t->dir[di];
+/* Splits the bucket at directory entry di in two on its next hash bit. */
+static int bucket_split(hp_id_table *t, size_t di) {
+    hp_bucket *s = t->dir[di];
     if (s->depth == t->gdepth) {
         if (dir_double(t) != 0)
             return -1;
         di *= 2;
     }
-    hp_seg *n = seg_new(t, s->depth + 1);
+    hp_bucket *n = bucket_new(t, s->depth + 1);
     if (!n)
         return -1;
-    seg_split_entries(s, n, 63 - s->depth);
+    bucket_split_entries(s, n, 63 - s->depth);
     s->depth++;
     /* The entries that pointed to s: a run of 2^(gdepth - old depth); its
      * upper half now goes to n. */
@@ -202,7 +202,7 @@ static int seg_split(hp_id_table *t, size_t di) {
     size_t first = di & ~(run - 1);
     for (size_t i = first + run / 2; i < first + run; i++)
         t->dir[i] = n;
-    t->nsegs++;
+    t->nbuckets++;
     return 0;
 }
 
@@ -210,17 +210,17 @@ hp_live *hp_id_table_add(hp_id_table *t, uint64_t id, uint64_t h) {
     if (!t->dir && id_table_init(t) != 0)
         return NULL;
     size_t di = hp_id_dir_index(t, h);
-    while (t->dir[di]->count >= SEG_FULL) {
-        if (seg_split(t, di) != 0)
+    while (t->dir[di]->count >= BUCKET_FULL) {
+        if (bucket_split(t, di) != 0)
             return NULL;
         di = hp_id_dir_index(t, h);
     }
-    hp_live *l = seg_put(t->dir[di], id, h);
+    hp_live *l = bucket_put(t->dir[di], id, h);
     t->count++;
     return l;
 }
 
 void hp_id_table_remove(hp_id_table *t, hp_id_pos pos) {
-    seg_remove_at(pos.seg, pos.i);
+    bucket_remove_at(pos.bucket, pos.i);
     t->count--;
 }

@@ -1,4 +1,4 @@
-/* The profile's tables of live samples, keyed by sample id: segmented open
+/* The profile's tables of live samples, keyed by sample id: bucketed open
  * addressing (extendible hashing), owned by the flusher thread (no locks).
  *
  * A table all zero is empty and valid: its memory comes with the first add.
@@ -22,38 +22,38 @@ typedef struct hp_live {
 } hp_live;
 _Static_assert(sizeof(hp_live) == 16, "four slots per cache line");
 
-/* A segment is a small linear-probing table with backward-shift deletion
+/* A bucket is a small linear-probing table with backward-shift deletion
  * (single-threaded, so removal really empties slots: no tombstones). Ids are
- * routed to segments by the top bits of their hash and to slots by the low
- * bits. At 3/4 load the segment splits in two on its next hash bit: growth
+ * routed to buckets by the top bits of their hash and to slots by the low
+ * bits. At 3/4 load the bucket splits in two on its next hash bit: growth
  * touches 64 KiB at a time and the table never exists twice. */
 #define HP_SEG_SHIFT 12
-#define HP_SEG_SLOTS (1u << HP_SEG_SHIFT)
-#define HP_SEG_MASK (HP_SEG_SLOTS - 1)
+#define HP_BUCKET_SLOTS (1u << HP_SEG_SHIFT)
+#define HP_SEG_MASK (HP_BUCKET_SLOTS - 1)
 
 /* The header lives apart from the slots (a few KiB for all of them, so it
  * stays cached): an insert or a removal touches only the slot's own line. */
-typedef struct hp_seg {
-    hp_live *slots;  /* HP_SEG_SLOTS of them */
+typedef struct hp_bucket {
+    hp_live *slots;  /* HP_BUCKET_SLOTS of them */
     uint32_t count;
     uint32_t depth; /* local depth: the ids here share their top `depth` hash bits */
-} hp_seg;
+} hp_bucket;
 
 struct hp_slab; /* see id_table.c */
 
 typedef struct hp_id_table {
-    hp_seg **dir;    /* 2^gdepth entries; a segment of local depth d fills 2^(gdepth-d) of them */
+    hp_bucket **dir;    /* 2^gdepth entries; a bucket of local depth d fills 2^(gdepth-d) of them */
     uint32_t gdepth;
-    size_t nsegs;
+    size_t nbuckets;
     size_t count;
     struct hp_slab *slabs; /* newest first */
     size_t n_slabs, slab_bytes;
-    size_t slab_free;      /* segments still unused in the newest slab */
+    size_t slab_free;      /* buckets still unused in the newest slab */
 } hp_id_table;
 
-/* A slot found by hp_id_table_find: its segment and index. */
+/* A slot found by hp_id_table_find: its bucket and index. */
 typedef struct {
-    hp_seg *seg;
+    hp_bucket *bucket;
     size_t i;
 } hp_id_pos;
 
@@ -69,10 +69,10 @@ static inline size_t hp_id_dir_index(const hp_id_table *t, uint64_t h) {
 static inline int hp_id_table_find(const hp_id_table *t, uint64_t id, uint64_t h, hp_id_pos *out) {
     if (!t->count)
         return 0;
-    hp_seg *s = t->dir[hp_id_dir_index(t, h)];
+    hp_bucket *s = t->dir[hp_id_dir_index(t, h)];
     for (size_t j = h & HP_SEG_MASK;; j = (j + 1) & HP_SEG_MASK) {
         if (s->slots[j].id == id) {
-            out->seg = s;
+            out->bucket = s;
             out->i = j;
             return 1;
         }
@@ -82,7 +82,7 @@ static inline int hp_id_table_find(const hp_id_table *t, uint64_t id, uint64_t h
 }
 
 /* The slot at pos (valid until the table next changes). */
-static inline hp_live *hp_id_table_at(hp_id_pos pos) { return &pos.seg->slots[pos.i]; }
+static inline hp_live *hp_id_table_at(hp_id_pos pos) { return &pos.bucket->slots[pos.i]; }
 
 /* The slot where id (hash h) will be inserted, or near it: with a million
  * live samples it is a cache miss, which can overlap the caller's other
@@ -104,7 +104,7 @@ void hp_id_table_remove(hp_id_table *t, hp_id_pos pos);
 /* Frees everything; the table is then empty (all zero) again. */
 void hp_id_table_free(hp_id_table *t);
 
-/* Memory held: slabs, their records, segment headers, directory. */
+/* Memory held: slabs, their records, bucket headers, directory. */
 size_t hp_id_table_bytes(const hp_id_table *t);
 
 #endif

@@ -8,14 +8,14 @@
  *  - a live sample is a 16-byte slot (id, stack index, weight key); its weight
  *    is recomputed from (size, rate) when it is freed, bit for bit the value
  *    added at allocation, so the in-use sums are exactly what they were;
- *  - the live table is segmented (extendible hashing, id_table.c): it grows
- *    by splitting one 64 KiB segment at a time, never by copying the whole
- *    table, so there is no transient twice its size; segments come from slabs
+ *  - the live table is bucketed (extendible hashing, id_table.c): it grows
+ *    by splitting one 64 KiB bucket at a time, never by copying the whole
+ *    table, so there is no transient twice its size; buckets come from slabs
  *    whose pages are populated in one call (page faults, not hashing,
  *    dominated growth);
  *  - stacks are found through 8-byte slots holding 32 bits of their hash, so
  *    a probe touches a record only when it is almost certainly the one;
- *    records come from an arena (no allocator call, no header per stack) and
+ *    records come from a stack store of bump-allocated chunks (no allocator call, no header per stack) and
  *    their in-use totals sit in a dense array, which is all a FREE touches. */
 #include "aggregate/profile.h"
 
@@ -26,7 +26,7 @@
 #include "base/common.h"
 #include "aggregate/id_table.h"
 #include "base/internal_alloc.h"
-#include "record/sampler.h"
+#include "aggregate/weight.h"
 
 /* A stack as an ALLOC needs it: records start on a cache line, so comparing
  * a 10-frame stack and adding to its totals touches two lines. The hash is
@@ -69,10 +69,10 @@ typedef struct hp_big_weight {
  * ~2 KiB at the 256-frame depth limit). */
 #define ARENA_CHUNK (64u * 1024u)
 
-typedef struct hp_arena_chunk {
-    struct hp_arena_chunk *next;
+typedef struct hp_store_chunk {
+    struct hp_store_chunk *next;
     size_t bytes; /* total, header included */
-} hp_arena_chunk;
+} hp_store_chunk;
 
 struct hp_profile {
     hp_stack_rec **stacks; /* insertion order */
@@ -81,9 +81,9 @@ struct hp_profile {
     /* Open addressing: (hash >> 32) << 32 | (index + 1) into stacks, 0 = empty. */
     uint64_t *stack_slots;
     size_t stack_slot_cap;
-    hp_arena_chunk *arena;   /* newest chunk first */
-    char *arena_next, *arena_end;
-    size_t arena_bytes;
+    hp_store_chunk *store;   /* newest chunk first */
+    char *store_next, *store_end;
+    size_t store_bytes;
     hp_id_table live;
     hp_id_table pending; /* frees that arrived before their allocation */
     uint64_t rates[WK_MAX_RATES];
@@ -175,25 +175,25 @@ static void wkey_release(hp_profile *p, uint32_t wkey) {
 
 /* Cache-line aligned blocks, carved from chunks that live as long as the
  * profile (stacks are never removed). */
-static void *arena_alloc(hp_profile *p, size_t bytes) {
+static void *store_alloc(hp_profile *p, size_t bytes) {
     bytes = (bytes + HP_CACHELINE - 1) & ~(size_t)(HP_CACHELINE - 1);
-    if ((size_t)(p->arena_end - p->arena_next) < bytes) {
+    if ((size_t)(p->store_end - p->store_next) < bytes) {
         /* hp_malloc aligns to 16: one line of slack to reach a line boundary. */
-        size_t head = sizeof(hp_arena_chunk) + HP_CACHELINE;
+        size_t head = sizeof(hp_store_chunk) + HP_CACHELINE;
         size_t total = head + bytes > ARENA_CHUNK ? head + bytes : ARENA_CHUNK;
-        hp_arena_chunk *c = hp_malloc(total);
+        hp_store_chunk *c = hp_malloc(total);
         if (!c)
             return NULL;
-        c->next = p->arena;
+        c->next = p->store;
         c->bytes = total;
-        p->arena = c;
-        p->arena_bytes += total;
+        p->store = c;
+        p->store_bytes += total;
         uintptr_t first = ((uintptr_t)(c + 1) + HP_CACHELINE - 1) & ~(uintptr_t)(HP_CACHELINE - 1);
-        p->arena_next = (char *)first;
-        p->arena_end = (char *)c + total;
+        p->store_next = (char *)first;
+        p->store_end = (char *)c + total;
     }
-    void *r = p->arena_next;
-    p->arena_next += bytes;
+    void *r = p->store_next;
+    p->store_next += bytes;
     return r;
 }
 
@@ -266,7 +266,7 @@ static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
     }
     if (stacks_reserve(p) != 0)
         return -1;
-    hp_stack_rec *s = arena_alloc(p, sizeof(hp_stack_rec) + depth * sizeof(uintptr_t));
+    hp_stack_rec *s = store_alloc(p, sizeof(hp_stack_rec) + depth * sizeof(uintptr_t));
     if (!s)
         return -1;
     memset(s, 0, sizeof *s);
@@ -380,10 +380,10 @@ hp_profile *hp_profile_new(void) { return hp_calloc(1, sizeof(hp_profile)); }
 void hp_profile_free(hp_profile *p) {
     if (!p)
         return;
-    while (p->arena) {
-        hp_arena_chunk *next = p->arena->next;
-        hp_free(p->arena);
-        p->arena = next;
+    while (p->store) {
+        hp_store_chunk *next = p->store->next;
+        hp_free(p->store);
+        p->store = next;
     }
     hp_free(p->stacks);
     hp_free(p->inuse);
@@ -424,7 +424,7 @@ void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {
 }
 
 size_t hp_profile_bytes(const hp_profile *p) {
-    return sizeof *p + p->arena_bytes + p->cap_stacks * sizeof(hp_stack_rec *) + p->cap_inuse * sizeof(hp_inuse) +
+    return sizeof *p + p->store_bytes + p->cap_stacks * sizeof(hp_stack_rec *) + p->cap_inuse * sizeof(hp_inuse) +
            p->stack_slot_cap * sizeof(uint64_t) + hp_id_table_bytes(&p->live) + hp_id_table_bytes(&p->pending) +
            p->cap_big * sizeof(hp_big_weight);
 }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "export/pprof.h"
-#include "record/ring.h"
+#include "base/event.h"
 
 typedef struct hp_profile hp_profile;
 

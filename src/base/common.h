@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define HP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HP_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -13,6 +14,10 @@
 /* Thread-locals of a preloaded library must be initial-exec: the general-dynamic
  * model may call __tls_get_addr, which can allocate and recurse into malloc. */
 #define HP_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* The library's only exported symbols are the interposed libc functions and
+ * the heapprof_* API; everything else is built with -fvisibility=hidden. */
+#define HP_EXPORT __attribute__((visibility("default")))
 
 #define HP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -25,6 +30,15 @@ static inline uint64_t hp_mix64(uint64_t x) {
     x *= 0xc4ceb9fe1a85ec53ull;
     x ^= x >> 33;
     return x;
+}
+
+/* Nanoseconds on `clock` (CLOCK_MONOTONIC for schedules and deadlines,
+ * CLOCK_REALTIME for the time written into a profile). A vDSO call: no
+ * system call, safe on any thread. */
+static inline uint64_t hp_now_ns(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Value of a hexadecimal digit, -1 for anything else (locale-independent,

@@ -3,18 +3,33 @@
 
 #include <errno.h>
 
-#include "control/flusher.h"
+#include "aggregate/profile.h"
+#include "base/common.h"
 #include "base/internal_alloc.h"
+#include "control/encode.h"
+#include "control/start.h"
+#include "control/state.h"
 #include "record/recorder.h"
+#include "record/runtime.h"
 
-#define HP_EXPORT __attribute__((visibility("default")))
+typedef struct {
+    const char *path;
+    int err;
+} dump_to_ctx;
+
+static void dump_to_locked(hp_profile *p, hp_maps *m, void *arg) {
+    dump_to_ctx *c = arg;
+    c->err = hp_encode_to_file(p, m, c->path, "dump on request");
+}
 
 HP_EXPORT int heapprof_dump(const char *path) {
     if (!path || !*path)
         return EINVAL;
     if (!hp_runtime_ensure())
         return EAGAIN;
-    return hp_flusher_dump_to(path);
+    dump_to_ctx c = {path, 0};
+    int err = hp_state_with(dump_to_locked, &c);
+    return err ? err : c.err;
 }
 
 HP_EXPORT size_t heapprof_set_rate(size_t rate) {
@@ -25,7 +40,7 @@ HP_EXPORT size_t heapprof_set_rate(size_t rate) {
         /* Sampling may have been off since start-up: the flusher was never
          * started. This is a program thread outside malloc: safe to start it. */
         int guard = hp_guard_enter();
-        hp_flusher_start();
+        hp_profiling_start();
         hp_guard_leave(guard);
     }
     return (size_t)old;
@@ -54,7 +69,7 @@ HP_EXPORT int heapprof_get_stats(heapprof_stats *out) {
     if (!hp_runtime_ensure())
         return EAGAIN;
     out->rate = hp_current_rate();
-    int err = hp_flusher_with_state(collect_stats, out);
+    int err = hp_state_with(collect_stats, out);
     out->own_bytes = hp_own_bytes();
     return err;
 }

@@ -1,49 +1,30 @@
-/* The background thread: drains the rings into the profile and writes dumps
- * on its own clock, on request, and once more at exit. Restarted in a forked
- * child, which then writes its own series under its own pid. */
+/* The background thread: drains the rings into the profile every
+ * HEAPPROF_FLUSH_MS (or when woken, record/wakeup.h) and writes the numbered
+ * dumps on its own clock, on request, and once more when asked to stop.
+ * Restarted in a forked child, which then writes its own series. */
 #ifndef HEAPPROF_FLUSHER_H
 #define HEAPPROF_FLUSHER_H
 
-#include <stddef.h>
-#include <stdint.h>
+/* Starts the thread (start.c, once the state and the series exist). Never
+ * from inside malloc. Returns 0 or an errno value. */
+int hp_flusher_spawn(void);
 
-#include "export/maps.h"
-#include "export/pprof.h"
-#include "aggregate/profile.h"
+/* The thread runs in this process. */
+int hp_flusher_running(void);
 
-/* From the library constructor (never from inside malloc). Also registers the
- * exit and fork handlers. Returns 0 or an errno value. */
-int hp_flusher_start(void);
-
-/* The final dump, once per process: the first caller writes it (through the
- * flusher thread), later callers wait for it, at most 10 s. For exit paths. */
-void hp_flusher_final_dump(void);
-
-/* Async-signal-safe: makes the flusher drain now. */
-void hp_flusher_wake(void);
+/* A vfork child (or a raw clone) shares our memory but is another process,
+ * with no flusher of its own and no atfork handlers run: true there. */
+int hp_flusher_belongs_to_other_process(void);
 
 /* Async-signal-safe: asks for a dump at the next wake-up, and wakes. */
 void hp_flusher_request_dump(void);
 
-/* Writes a profile of the current state to `path` now, from any thread but
- * the flusher. Returns 0 or an errno value. */
-int hp_flusher_dump_to(const char *path);
+/* Asks for the final dump, then waits for the thread to end, at most
+ * timeout_s seconds. Returns 0, or ETIMEDOUT (the thread is abandoned). */
+int hp_flusher_stop(int timeout_s);
 
-/* Records the currently loaded objects (called before dlclose) so their
- * names stay available. Not inside malloc: takes the loader lock. */
-void hp_flusher_note_objects(void);
-
-/* Drains pending events, then runs fn with the aggregation lock held (and the
- * calling thread's sampling guard up): fn may read the profile and the maps.
- * For the API and the HTTP server; not for the flusher thread itself.
- * Returns 0, or EAGAIN when profiling never started. */
-int hp_flusher_with_state(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx);
-
-/* Inside hp_flusher_with_state: the gzipped profile.proto of the current
- * state, `what` in its first comment. With base (values per stack index, as
- * from hp_profile_samples earlier), a delta profile: current minus base, with
- * duration_ns set. *gz is freed with hp_free. Returns 0 or ENOMEM. */
-int hp_flusher_encode_gz(hp_profile *p, hp_maps *m, const char *what, const int64_t (*base)[HP_NVALUES],
-                         size_t n_base, int64_t duration_ns, uint8_t **gz, size_t *gz_len);
+/* In a forked child (atfork child handler): the parent's thread does not
+ * exist here; starts the child's own if the parent had one. */
+void hp_flusher_after_fork_child(void);
 
 #endif

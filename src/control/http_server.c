@@ -32,15 +32,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aggregate/profile.h"
 #include "base/common.h"
-#include "base/config.h"
-#include "control/flusher.h"
-#include "control/http_request.h"
 #include "base/internal_alloc.h"
+#include "base/warn.h"
+#include "control/encode.h"
+#include "control/http_request.h"
+#include "control/state.h"
 #include "export/maps.h"
 #include "export/pprof.h"
-#include "aggregate/profile.h"
 #include "record/recorder.h"
+#include "record/runtime.h"
 
 #define MAX_CONNS 8
 #define MAX_DELTA_WAITS 4 /* leaves slots for plain fetches while deltas wait */
@@ -86,30 +88,8 @@ static char listen_name[80]; /* "127.0.0.1:6060", for messages */
  * before its close so a number reused by the program is never closed. */
 static _Atomic int owned_fds[MAX_CONNS + 1];
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+static uint64_t now_ms(void) { return hp_now_ns(CLOCK_MONOTONIC) / 1000000u; }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void warn_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn_line(const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    hp_config_warn_stderr(line);
-}
 
 /* ---- growable text buffer (internal heap) ---- */
 
@@ -244,8 +224,8 @@ static void build_gz_locked(hp_profile *p, hp_maps *m, void *arg)
     conn *c = b->c;
     int64_t duration = 0;
     if (c->base)
-        duration = (int64_t)(now_ns() - c->base_ns);
-    b->err = hp_flusher_encode_gz(p, m, c->base ? "delta over HTTP" : "served over HTTP",
+        duration = (int64_t)(hp_now_ns(CLOCK_MONOTONIC) - c->base_ns);
+    b->err = hp_encode_gz(p, m, c->base ? "delta over HTTP" : "served over HTTP",
                                   (const int64_t(*)[HP_NVALUES])c->base, c->n_base, duration, &b->data, &b->len);
 }
 
@@ -266,7 +246,7 @@ static void snapshot_base_locked(hp_profile *p, hp_maps *m, void *arg)
         for (size_t i = 0; i < n; i++)
             memcpy(c->base[i], samples[i].values, sizeof c->base[i]);
         c->n_base = n;
-        c->base_ns = now_ns();
+        c->base_ns = hp_now_ns(CLOCK_MONOTONIC);
     }
     hp_free(samples);
 }
@@ -434,7 +414,7 @@ static void build_text_locked(hp_profile *p, hp_maps *m, void *arg)
 static void serve_index(conn *c)
 {
     build_ctx b = {.c = c};
-    hp_flusher_with_state(count_stacks_locked, &b);
+    hp_state_with(count_stacks_locked, &b);
     textbuf tb = {0};
     tb_printf(&tb,
               "<html>\n<head>\n<title>/debug/pprof/</title>\n</head>\n<body>\n"
@@ -467,7 +447,7 @@ static const char *const k_attachment_delta = "Content-Disposition: attachment; 
 static void serve_profile(conn *c, int text)
 {
     build_ctx b = {.c = c};
-    int err = hp_flusher_with_state(text ? build_text_locked : build_gz_locked, &b);
+    int err = hp_state_with(text ? build_text_locked : build_gz_locked, &b);
     if (!err)
         err = b.err;
     if (err == EAGAIN) {
@@ -518,7 +498,7 @@ static void serve_heap(conn *c)
         return;
     }
     build_ctx b = {.c = c};
-    int err = hp_flusher_with_state(snapshot_base_locked, &b);
+    int err = hp_state_with(snapshot_base_locked, &b);
     if (!err)
         err = b.err;
     if (err) {
@@ -645,7 +625,7 @@ static void refuse_busy(int fd)
 
 static void stop_listening(const char *why)
 {
-    warn_line("heapprof: HTTP server on %s stopped: %s", listen_name, why);
+    hp_warnf("heapprof: HTTP server on %s stopped: %s", listen_name, why);
     atomic_store_explicit(&owned_fds[MAX_CONNS], -1, memory_order_relaxed);
     listen_fd = -1;
 }
@@ -840,7 +820,7 @@ int hp_http_start(void)
 
     conns = hp_calloc(MAX_CONNS, sizeof *conns);
     if (!conns) {
-        warn_line("heapprof: HTTP server on %s not started: out of memory", listen_name);
+        hp_warnf("heapprof: HTTP server on %s not started: out of memory", listen_name);
         return ENOMEM;
     }
     for (int i = 0; i < MAX_CONNS; i++)
@@ -848,7 +828,7 @@ int hp_http_start(void)
     int fd = open_listener(h);
     if (fd < 0) {
         char msg[96];
-        warn_line("heapprof: cannot serve HTTP on %s: %s; the program runs without the HTTP server", listen_name,
+        hp_warnf("heapprof: cannot serve HTTP on %s: %s; the program runs without the HTTP server", listen_name,
                   strerror_r(-fd, msg, sizeof msg));
         hp_free(conns);
         conns = NULL;
@@ -857,7 +837,7 @@ int hp_http_start(void)
     listen_fd = fd;
     atomic_store_explicit(&owned_fds[MAX_CONNS], fd, memory_order_relaxed);
     if (!h->loopback)
-        warn_line("heapprof: HTTP server on %s is reachable from other machines: anyone who can connect can "
+        hp_warnf("heapprof: HTTP server on %s is reachable from other machines: anyone who can connect can "
                   "read this program's heap profiles",
                   listen_name);
 
@@ -875,7 +855,7 @@ int hp_http_start(void)
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err) {
-        warn_line("heapprof: cannot start the HTTP server thread (error %d); the program runs without it", err);
+        hp_warnf("heapprof: cannot start the HTTP server thread (error %d); the program runs without it", err);
         atomic_store_explicit(&owned_fds[MAX_CONNS], -1, memory_order_relaxed);
         close(fd);
         listen_fd = -1;

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/config.h"
+#include "base/warn.h"
 #include "control/flusher.h"
-#include "record/recorder.h"
+#include "record/runtime.h"
 
 /* Whatever was installed before us (normally SIG_DFL). Written once in the
  * constructor before the handler can run, read-only afterwards. */
@@ -55,7 +55,7 @@ int hp_signal_dump_install(void)
         char line[128];
         snprintf(line, sizeof line, "heapprof: cannot install the HEAPPROF_SIGNAL handler for signal %d (error %d); no signal dumps",
                  signo, err);
-        hp_config_warn_stderr(line);
+        hp_warn(line);
         return err;
     }
     return 0;

@@ -4,10 +4,9 @@
 #include <dlfcn.h>
 #include <stdatomic.h>
 
-#include "control/flusher.h"
+#include "base/common.h"
+#include "control/state.h"
 #include "record/recorder.h"
-
-#define HP_EXPORT __attribute__((visibility("default")))
 
 typedef int (*dlclose_fn)(void *);
 
@@ -22,7 +21,7 @@ HP_EXPORT int dlclose(void *handle) {
         atomic_store_explicit(&real_dlclose, next, memory_order_relaxed);
     }
     int guard = hp_guard_enter();
-    hp_flusher_note_objects();
+    hp_state_note_objects();
     hp_guard_leave(guard);
     return next(handle);
 }

@@ -8,10 +8,9 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "control/flusher.h"
+#include "base/common.h"
+#include "control/final_dump.h"
 #include "record/recorder.h"
-
-#define HP_EXPORT __attribute__((visibility("default")))
 
 typedef void (*exit_fn)(int) __attribute__((noreturn));
 
@@ -26,7 +25,7 @@ HP_EXPORT __attribute__((noreturn)) void exit(int status) {
         atomic_store_explicit(&real_exit, next, memory_order_relaxed);
     }
     int guard = hp_guard_enter();
-    hp_flusher_final_dump();
+    hp_final_dump();
     hp_guard_leave(guard);
     next(status);
 }

@@ -11,7 +11,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <sched.h>
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -20,13 +19,9 @@
 
 #include "interpose/bootstrap_arena.h"
 #include "base/common.h"
-#include "control/flusher.h"
-#include "control/http_server.h"
+#include "interpose/shim.h"
 #include "record/recorder.h"
 #include "record/sample_mark.h"
-#include "control/signal_dump.h"
-
-#define HP_EXPORT __attribute__((visibility("default")))
 
 typedef struct hp_real_allocator {
     void *(*malloc)(size_t);
@@ -37,7 +32,6 @@ typedef struct hp_real_allocator {
     void *(*aligned_alloc)(size_t, size_t);
     void *(*memalign)(size_t, size_t);
     void *(*valloc)(size_t);
-    void *(*pvalloc)(size_t);
     size_t (*malloc_usable_size)(void *);
 } hp_real_allocator;
 
@@ -48,7 +42,7 @@ static hp_real_allocator real;
 static _Atomic int resolve_state;
 
 /* An optional function is only used when it lives in the same object as the
- * real malloc: mixing glibc's pvalloc with jemalloc's free would corrupt
+ * real malloc: mixing glibc's valloc with jemalloc's free would corrupt
  * the heap. Otherwise we build it from memalign. */
 static void *same_object(void *fn, const void *base) {
     Dl_info info;
@@ -76,7 +70,6 @@ static HP_NOINLINE void resolve_real(void) {
     r.aligned_alloc = (void *(*)(size_t, size_t))same_object(dlsym(RTLD_NEXT, "aligned_alloc"), base);
     r.memalign = (void *(*)(size_t, size_t))same_object(dlsym(RTLD_NEXT, "memalign"), base);
     r.valloc = (void *(*)(size_t))same_object(dlsym(RTLD_NEXT, "valloc"), base);
-    r.pvalloc = (void *(*)(size_t))same_object(dlsym(RTLD_NEXT, "pvalloc"), base);
     r.malloc_usable_size = (size_t(*)(void *))same_object(dlsym(RTLD_NEXT, "malloc_usable_size"), base);
     if (!r.malloc || !r.calloc || !r.realloc || !r.free) {
         static const char msg[] = "heapprof: cannot find the real malloc (dlsym RTLD_NEXT failed)\n";
@@ -101,6 +94,8 @@ static inline int ready(void) {
     resolve_real();
     return atomic_load_explicit(&resolve_state, memory_order_acquire) == 2;
 }
+
+int hp_interpose_ready(void) { return ready(); }
 
 /* The fast path: count the bytes, before allocating (a sampled block is
  * allocated padded). 1 when this allocation is surely not sampled. */
@@ -423,25 +418,4 @@ HP_EXPORT size_t malloc_usable_size(void *p) {
     if (HP_UNLIKELY(hp_mark_peek(p, &m)))
         return real.malloc_usable_size(m.base) - m.off;
     return real.malloc_usable_size(p);
-}
-
-/* Start-up outside any malloc call: the flusher thread can be created here
- * safely (the loader lock is not held by an allocation of ours). */
-__attribute__((constructor)) static void heapprof_start(void) {
-    if (!ready())
-        return;
-    /* Another thread (started by an earlier constructor) may be in the middle
-     * of the one-time set-up; it does not block or allocate, so wait for it
-     * rather than skip starting the flusher. */
-    for (int spins = 0; !hp_runtime_ensure(); spins++) {
-        if (spins > 100000)
-            return;
-        sched_yield();
-    }
-    int guard = hp_guard_enter(); /* the flusher's thread stack, TLS, atexit entry are ours */
-    if (hp_current_rate() != 0)
-        hp_flusher_start();
-    hp_signal_dump_install();
-    hp_http_start();
-    hp_guard_leave(guard);
 }

@@ -5,19 +5,19 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "control/flusher.h"
-#include "base/internal_alloc.h"
+#include "record/ring.h"
+#include "record/runtime.h"
 #include "record/sample_mark.h"
 #include "record/sampler.h"
+#include "record/spill.h"
 #include "record/stack.h"
+#include "record/wakeup.h"
 
 HP_TLS uint64_t hp_tls_bytes_left;
-hp_config hp_cfg;
 
 /* Per-thread recording state. Zero-initialised by the loader for every new
  * thread; `started` tells whether the rest has been set up. */
@@ -39,55 +39,18 @@ static HP_TLS hp_thread_state tls;
  * ring operations (which link-time optimisation may inline). */
 #define HP_SIGNAL_BARRIER() atomic_signal_fence(memory_order_seq_cst)
 
-/* 0 = not yet, 1 = being set up, 2 = ready. Acquire/release so a thread that
- * sees 2 also sees the configuration written before it. */
-static _Atomic int init_state;
-/* Relaxed: the rate is a single value read on its own; a thread that sees an
- * older rate for one more sample is harmless. */
-static _Atomic uint64_t current_rate;
 /* Relaxed: only uniqueness matters for id blocks and seed ordinals. */
 static _Atomic uint64_t next_id_block = 1;
 static _Atomic uint64_t thread_ordinal;
-static _Atomic uint64_t stat_spilled, stat_unrecorded, stat_nested;
+static _Atomic uint64_t stat_unrecorded, stat_nested;
 static pthread_key_t exit_key;
 
 #define HP_ID_BLOCK 65536
 #define HP_RATE_RECHECK_BYTES (1ull << 30)
 
-static const char *env_lookup(const char *name) { return secure_getenv(name); }
-
 static void thread_exit_cb(void *arg);
 
-int hp_runtime_ensure(void) {
-    if (HP_LIKELY(atomic_load_explicit(&init_state, memory_order_acquire) == 2))
-        return 1;
-    int expected = 0;
-    /* Acquire on success pairs with nothing yet; it just orders our set-up after the claim. */
-    if (!atomic_compare_exchange_strong_explicit(&init_state, &expected, 1, memory_order_acquire,
-                                                 memory_order_relaxed))
-        return 0;
-    hp_config_load(&hp_cfg, env_lookup, hp_config_warn_stderr);
-    /* A setuid/setgid program (AT_SECURE): secure_getenv already ignored the
-     * HEAPPROF_* variables, and with the defaults we would write profiles into
-     * whatever folder the invoking user chose, with raised privileges. Stay a
-     * pure pass-through instead. */
-    if (getauxval(AT_SECURE))
-        hp_cfg.rate = 0;
-    hp_stack_init();
-    if (hp_mark_init(hp_cfg.headers) != 0)
-        hp_cfg.rate = 0; /* nowhere to remember sampled addresses: run as a pass-through */
-    if (pthread_key_create(&exit_key, thread_exit_cb) != 0)
-        hp_cfg.rate = 0;
-    atomic_store_explicit(&current_rate, hp_cfg.rate, memory_order_relaxed);
-    atomic_store_explicit(&init_state, 2, memory_order_release);
-    return 1;
-}
-
-uint64_t hp_current_rate(void) { return atomic_load_explicit(&current_rate, memory_order_relaxed); }
-
-uint64_t hp_set_rate(uint64_t rate) {
-    return atomic_exchange_explicit(&current_rate, rate, memory_order_relaxed);
-}
+int hp_recorder_init(void) { return pthread_key_create(&exit_key, thread_exit_cb) == 0 ? 0 : -1; }
 
 static uint64_t thread_seed(void) {
     uint64_t ordinal = atomic_fetch_add_explicit(&thread_ordinal, 1, memory_order_relaxed);
@@ -242,55 +205,12 @@ void *hp_sample_finish(void *base, size_t off, size_t size, uint64_t rate) {
 
 void hp_sample_cancel(void) { atomic_fetch_add_explicit(&stat_unrecorded, 1, memory_order_relaxed); }
 
-/* ---- the spill list: FREE events that cannot go through a ring ---- */
-
-typedef struct hp_spill_node {
-    struct hp_spill_node *next;
-    hp_event ev;
-} hp_spill_node;
-
-static _Atomic(hp_spill_node *) spill_head;
-
-/* mmap is async-signal-safe, unlike malloc: this may run in a signal handler. */
-static void spill_free(uintptr_t addr, uint64_t id) {
-    hp_spill_node *node = hp_pages_alloc(sizeof *node);
-    atomic_fetch_add_explicit(&stat_spilled, 1, memory_order_relaxed);
-    if (!node) {
-        atomic_fetch_add_explicit(&stat_unrecorded, 1, memory_order_relaxed);
-        return;
-    }
-    memset(node, 0, sizeof *node);
-    node->ev.kind = HP_EV_FREE;
-    node->ev.id = id;
-    node->ev.addr = addr;
-    hp_spill_node *head = atomic_load_explicit(&spill_head, memory_order_relaxed);
-    /* Release publishes the node's contents to the flusher's acquire exchange. */
-    do
-        node->next = head;
-    while (!atomic_compare_exchange_weak_explicit(&spill_head, &head, node, memory_order_release,
-                                                  memory_order_relaxed));
-}
-
-size_t hp_spill_drain(hp_event_fn fn, void *ctx) {
-    /* Taking the whole list at once avoids ABA: nodes are only ever pushed. */
-    hp_spill_node *node = atomic_exchange_explicit(&spill_head, NULL, memory_order_acquire);
-    size_t n = 0;
-    while (node) {
-        hp_spill_node *next = node->next;
-        fn(&node->ev, ctx);
-        hp_pages_free(node, sizeof *node);
-        node = next;
-        n++;
-    }
-    return n;
-}
-
 void hp_record_free(uintptr_t addr, uint64_t id) {
     if (id == 0)
         return; /* its ALLOC was never recorded */
     int saved_errno = errno;
     if (tls.ring_busy) {
-        spill_free(addr, id);
+        hp_spill_free(addr, id);
         errno = saved_errno;
         return;
     }
@@ -310,7 +230,7 @@ void hp_record_free(uintptr_t addr, uint64_t id) {
     HP_SIGNAL_BARRIER();
     tls.ring_busy = 0;
     if (!ev)
-        spill_free(addr, id);
+        hp_spill_free(addr, id);
     else if (hp_ring_backlogged(r))
         hp_flusher_wake();
     tls.guard = outer;
@@ -339,7 +259,8 @@ void hp_thread_mark_internal(void) {
 void hp_recorder_after_fork_child(void) { hp_rings_after_fork_child(tls.ring); }
 
 void hp_recorder_stats_get(hp_recorder_stats *out) {
-    out->spilled = atomic_load_explicit(&stat_spilled, memory_order_relaxed);
+    uint64_t lost;
+    hp_spill_stats(&out->spilled, &lost);
     out->unrecorded = atomic_load_explicit(&stat_unrecorded, memory_order_relaxed) +
-                      atomic_load_explicit(&stat_nested, memory_order_relaxed);
+                      atomic_load_explicit(&stat_nested, memory_order_relaxed) + lost;
 }

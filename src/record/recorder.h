@@ -10,26 +10,14 @@
 #include <stdint.h>
 
 #include "base/common.h"
-#include "base/config.h"
-#include "record/ring.h"
 
 /* Bytes this thread may still allocate before the next sample. 0 (a new
  * thread) sends the first allocation to the slow path, which sets it up. */
 extern HP_TLS uint64_t hp_tls_bytes_left;
 
-/* Settings read once at start-up. */
-extern hp_config hp_cfg;
-
-/* Idempotent, lock-free, allocation-free set-up of the global state; safe
- * inside the very first malloc. Returns 1 when ready, 0 while another call
- * is still setting up (the caller then just doesn't sample). */
-int hp_runtime_ensure(void);
-
-/* Current sampling rate in bytes (0 = off). */
-uint64_t hp_current_rate(void);
-/* Sets it (heapprof_set_rate); each thread notices at its next slow path.
- * Returns the previous rate. */
-uint64_t hp_set_rate(uint64_t rate);
+/* One-time set-up (from hp_runtime_ensure): the key whose destructor runs at
+ * each thread's exit. Allocation-free. Returns 0 or -1. */
+int hp_recorder_init(void);
 
 /* Slow path of every allocating entry point once hp_tls_bytes_left is used
  * up, called BEFORE allocating: returns the sampling rate when this
@@ -55,10 +43,6 @@ void hp_guard_leave(int previous);
 
 /* The calling thread belongs to heapprof: it never samples. */
 void hp_thread_mark_internal(void);
-
-/* Consumer side of FREE events that could not go to a ring (a signal handler
- * interrupted the thread's own push, or the thread already exited). Flusher only. */
-size_t hp_spill_drain(hp_event_fn fn, void *ctx);
 
 /* In a forked child: rings of threads that do not exist here are released,
  * the forking thread keeps its own. */

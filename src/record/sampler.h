@@ -1,7 +1,7 @@
 /* Sampling: a Poisson process over allocated bytes, as Go's MemProfileRate.
  * Each thread counts down the bytes to its next sample; gaps are exponential
  * with mean `rate`, so an allocation of s bytes is sampled with probability
- * 1 - exp(-s/rate) and stands for 1/(1 - exp(-s/rate)) allocations. */
+ * 1 - exp(-s/rate) (aggregate/weight.h un-samples it). */
 #ifndef HEAPPROF_SAMPLER_H
 #define HEAPPROF_SAMPLER_H
 
@@ -19,8 +19,5 @@ double hp_rng_unit(hp_rng *rng);
 /* Bytes until the next sample. rate 0: never (INT64_MAX); rate 1: 0 (every
  * allocation is sampled); otherwise an exponential draw with mean rate, >= 1. */
 int64_t hp_sampler_next_gap(hp_rng *rng, uint64_t rate);
-
-/* How many allocations one sample of `size` bytes stands for at `rate`. */
-double hp_sample_weight(uint64_t size, uint64_t rate);
 
 #endif

@@ -1,7 +1,7 @@
 /* Unit tests of the live-sample id tables (src/id_table.c).
  *
  * A bitmap of ids is the reference: after adds and removals in any order,
- * across segment splits and directory doublings, an id is found exactly when
+ * across bucket splits and directory doublings, an id is found exactly when
  * the bitmap has it, its slot keeps what was stored in it, and the memory the
  * table reports is what it holds (hp_own_bytes). */
 #include <setjmp.h>
@@ -115,7 +115,7 @@ static void test_empty(void **state) {
     assert_int_equal(hp_id_table_bytes(&t), 0);
 }
 
-/* Many ids: the table splits its segments and doubles its directory many
+/* Many ids: the table splits its buckets and doubles its directory many
  * times; every id stays found with its slot intact, no other id is. */
 static void test_many_ids_split(void **state) {
     (void)state;
@@ -125,17 +125,17 @@ static void test_many_ids_split(void **state) {
     hp_id_table t;
     memset(&t, 0, sizeof t);
     size_t own0 = hp_own_bytes();
-    size_t nsegs = 0;
+    size_t nbuckets = 0;
     for (uint64_t id = 1; id <= n; id++) {
         add(&t, &r, id);
-        assert_true(t.nsegs >= nsegs); /* segments never merge */
-        nsegs = t.nsegs;
+        assert_true(t.nbuckets >= nbuckets); /* buckets never merge */
+        nbuckets = t.nbuckets;
         if (id % 4096 == 0)
             assert_int_equal(hp_own_bytes() - own0, hp_id_table_bytes(&t));
     }
-    /* At most 3/4 full per segment, at least half after a split. */
-    assert_true(t.nsegs >= n / (HP_SEG_SLOTS / 4 * 3));
-    assert_true(t.nsegs <= 2 * n / (HP_SEG_SLOTS / 2) + 1);
+    /* At most 3/4 full per bucket, at least half after a split. */
+    assert_true(t.nbuckets >= n / (HP_BUCKET_SLOTS / 4 * 3));
+    assert_true(t.nbuckets <= 2 * n / (HP_BUCKET_SLOTS / 2) + 1);
     assert_true(t.gdepth > 0);
     check_all(&t, &r); /* includes 1000 absent ids past n */
     assert_int_equal(hp_own_bytes() - own0, hp_id_table_bytes(&t));
@@ -187,7 +187,7 @@ static void test_random_churn(void **state) {
     free(r.bits);
 }
 
-/* Backward shift where it is hardest: one segment, ids whose home slots are
+/* Backward shift where it is hardest: one bucket, ids whose home slots are
  * the last two and the first two, so their probe run is long and wraps
  * around the end. Removing them in any order leaves the others found. */
 static void test_backward_shift_wrap(void **state) {
@@ -199,7 +199,7 @@ static void test_backward_shift_wrap(void **state) {
     ref_init(&r, 4000000);
     for (uint64_t id = 1; id <= r.max && n < GROUP; id++) {
         size_t home = hp_id_hash(id) & HP_SEG_MASK;
-        if (home >= HP_SEG_SLOTS - 2 || home < 2)
+        if (home >= HP_BUCKET_SLOTS - 2 || home < 2)
             ids[n++] = id;
     }
     assert_int_equal(n, GROUP);
@@ -209,7 +209,7 @@ static void test_backward_shift_wrap(void **state) {
         memset(&t, 0, sizeof t);
         for (size_t i = 0; i < n; i++)
             add(&t, &r, ids[i]);
-        assert_int_equal(t.nsegs, 1); /* no split: one segment */
+        assert_int_equal(t.nbuckets, 1); /* no split: one bucket */
         for (size_t i = 0; i < n; i++)
             check_one(&t, &r, ids[i]);
         /* Remove in a random order, checking the whole group after each. */
@@ -227,8 +227,8 @@ static void test_backward_shift_wrap(void **state) {
                 check_one(&t, &r, ids[k]);
             assert_int_equal(hp_id_table_count(&t), n - i - 1);
         }
-        /* The segment is empty again: every slot really emptied. */
-        for (size_t j = 0; j < HP_SEG_SLOTS; j++)
+        /* The bucket is empty again: every slot really emptied. */
+        for (size_t j = 0; j < HP_BUCKET_SLOTS; j++)
             assert_int_equal(t.dir[0]->slots[j].id, 0);
         hp_id_table_free(&t);
     }

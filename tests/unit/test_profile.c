@@ -24,6 +24,7 @@
 #include "aggregate/profile.h"
 #include "record/ring.h"
 #include "record/sampler.h"
+#include "aggregate/weight.h"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define TEST_SCALE 8

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "record/sampler.h"
+#include "aggregate/weight.h"
 
 #define N_DRAWS 1000000
 

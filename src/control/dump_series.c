@@ -1,0 +1,60 @@
+#include "control/dump_series.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "control/encode.h"
+#include "control/state.h"
+#include "control/write_report.h"
+#include "record/runtime.h"
+
+static unsigned dump_seq; /* last sequence number written, per process */
+static char out_prefix[HP_OUT_PREFIX_MAX + PATH_MAX];
+
+static void series_path(char *path, size_t size, unsigned seq) {
+    snprintf(path, size, "%s.%d.%04u.pb.gz", out_prefix, (int)getpid(), seq);
+}
+
+/* The last sequence number already on disk for this pid. Normally 0, but a
+ * process that exec()s keeps its pid: the new image continues the series
+ * instead of overwriting the old image's files. */
+static unsigned existing_dumps(void) {
+    char path[sizeof out_prefix + 64];
+    unsigned seq = 0;
+    for (;;) {
+        series_path(path, sizeof path, seq + 1);
+        if (access(path, F_OK) != 0)
+            return seq;
+        seq++;
+    }
+}
+
+static void resolve_prefix(void) {
+    const char *prefix = hp_cfg.out_prefix;
+    /* Absolute, so a program that changes directory keeps writing in one place. */
+    if (prefix[0] != '/') {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd)) {
+            snprintf(out_prefix, sizeof out_prefix, "%s/%s", cwd, prefix);
+            return;
+        }
+    }
+    snprintf(out_prefix, sizeof out_prefix, "%s", prefix);
+}
+
+void hp_series_init(void) {
+    resolve_prefix();
+    dump_seq = existing_dumps();
+}
+
+void hp_series_after_fork_child(void) { dump_seq = existing_dumps(); }
+
+void hp_series_dump_next(const char *what) {
+    char path[sizeof out_prefix + 64];
+    series_path(path, sizeof path, dump_seq + 1);
+    int err = hp_encode_to_file(hp_state_profile(), hp_state_maps(), path, what);
+    hp_report_write_result(path, err);
+    if (!err)
+        dump_seq++;
+}

@@ -1,0 +1,51 @@
+#include "control/start.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "base/warn.h"
+#include "control/dump_series.h"
+#include "control/final_dump.h"
+#include "control/flusher.h"
+#include "control/fork.h"
+#include "control/http_server.h"
+#include "control/signal_dump.h"
+#include "control/state.h"
+#include "record/runtime.h"
+
+int hp_profiling_start(void) {
+    /* Called from the constructor and from heapprof_set_rate: once only. */
+    static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+    static int handlers_registered;
+    pthread_mutex_lock(&start_lock);
+    int err = 0;
+    if (hp_flusher_running())
+        goto out;
+    hp_series_init();
+    err = hp_state_init();
+    if (err) {
+        hp_warn("heapprof: out of memory at start-up; profiling is off");
+        goto out;
+    }
+    err = hp_flusher_spawn();
+    if (err) {
+        hp_warnf("heapprof: cannot start the flusher thread (error %d); no profiles will be written", err);
+        goto out;
+    }
+    if (!handlers_registered) {
+        handlers_registered = 1;
+        hp_fork_handlers_register();
+        atexit(hp_final_dump);
+    }
+out:
+    pthread_mutex_unlock(&start_lock);
+    return err;
+}
+
+void hp_control_start(void) {
+    if (hp_current_rate() != 0)
+        hp_profiling_start();
+    hp_signal_dump_install();
+    hp_http_start();
+}

@@ -1,0 +1,50 @@
+#include "record/runtime.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+
+#include "base/warn.h"
+#include "record/recorder.h"
+#include "record/sample_mark.h"
+#include "record/stack.h"
+
+hp_config hp_cfg;
+
+/* 0 = not yet, 1 = being set up, 2 = ready. Acquire/release so a thread that
+ * sees 2 also sees the configuration written before it. */
+static _Atomic int init_state;
+/* Relaxed: the rate is a single value read on its own; a thread that sees an
+ * older rate for one more sample is harmless. */
+static _Atomic uint64_t current_rate;
+
+static const char *env_lookup(const char *name) { return secure_getenv(name); }
+
+int hp_runtime_ensure(void) {
+    if (__builtin_expect(atomic_load_explicit(&init_state, memory_order_acquire) == 2, 1))
+        return 1;
+    int expected = 0;
+    /* Acquire on success pairs with nothing yet; it just orders our set-up after the claim. */
+    if (!atomic_compare_exchange_strong_explicit(&init_state, &expected, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return 0;
+    hp_config_load(&hp_cfg, env_lookup, hp_warn);
+    /* A setuid/setgid program (AT_SECURE): secure_getenv already ignored the
+     * HEAPPROF_* variables, and with the defaults we would write profiles into
+     * whatever folder the invoking user chose, with raised privileges. Stay a
+     * pure pass-through instead. */
+    if (getauxval(AT_SECURE))
+        hp_cfg.rate = 0;
+    hp_stack_init();
+    if (hp_mark_init(hp_cfg.headers) != 0)
+        hp_cfg.rate = 0; /* nowhere to remember sampled addresses: run as a pass-through */
+    if (hp_recorder_init() != 0)
+        hp_cfg.rate = 0;
+    atomic_store_explicit(&current_rate, hp_cfg.rate, memory_order_relaxed);
+    atomic_store_explicit(&init_state, 2, memory_order_release);
+    return 1;
+}
+
+uint64_t hp_current_rate(void) { return atomic_load_explicit(&current_rate, memory_order_relaxed); }
+
+uint64_t hp_set_rate(uint64_t rate) { return atomic_exchange_explicit(&current_rate, rate, memory_order_relaxed); }

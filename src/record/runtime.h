@@ -1,0 +1,26 @@
+/* The runtime state every stage reads: the settings, loaded once, and the
+ * current sampling rate; and the one-time start-up that sets them. Safe
+ * inside the program's very first malloc. */
+#ifndef HEAPPROF_RUNTIME_H
+#define HEAPPROF_RUNTIME_H
+
+#include <stdint.h>
+
+#include "base/config.h"
+
+/* Settings read once at start-up (by hp_runtime_ensure). */
+extern hp_config hp_cfg;
+
+/* Idempotent, lock-free, allocation-free set-up of the global state: loads
+ * the settings and initialises stack capture, the sample marks and the
+ * recorder. Safe inside the very first malloc. Returns 1 when ready, 0 while
+ * another call is still setting up (the caller then just doesn't sample). */
+int hp_runtime_ensure(void);
+
+/* Current sampling rate in bytes (0 = off). */
+uint64_t hp_current_rate(void);
+/* Sets it (heapprof_set_rate); each thread notices at its next slow path.
+ * Returns the previous rate. */
+uint64_t hp_set_rate(uint64_t rate);
+
+#endif
