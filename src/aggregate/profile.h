@@ -22,6 +22,7 @@ typedef struct hp_profile_stats {
 } hp_profile_stats;
 
 hp_profile *hp_profile_new(void);
+/* Test-only: a process never frees its profile (a forked child inherits it). */
 void hp_profile_free(hp_profile *p);
 
 /* Applies one event. Events of different threads may arrive in any order:
@@ -37,7 +38,8 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n);
 
 void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out);
 
-/* Memory held by the tables (for the profile's own-memory report). */
+/* Memory held by the tables: profile_bytes= in the comments (part of
+ * own_memory_bytes, which counts all of heapprof's memory). */
 size_t hp_profile_bytes(const hp_profile *p);
 
 #endif

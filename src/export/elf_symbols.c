@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/common.h"
 #include "base/internal_alloc.h"
 
 /* Sanity caps: far above any real object, low enough that a corrupt count
@@ -476,18 +477,11 @@ static char *read_name(const hp_elf_syms *s, const sym_entry *e) {
     return name;
 }
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* Cached name of e (open addressing, kept at most half full). */
 static const char *entry_name(hp_elf_syms *s, const sym_entry *e) {
     uint64_t key = (((uint64_t)e->tab << 32) | e->name) + 1;
     if (s->cache_cap) {
-        for (size_t j = mix64(key) & (s->cache_cap - 1); s->cache[j].key; j = (j + 1) & (s->cache_cap - 1))
+        for (size_t j = hp_mix64(key) & (s->cache_cap - 1); s->cache[j].key; j = (j + 1) & (s->cache_cap - 1))
             if (s->cache[j].key == key)
                 return s->cache[j].name;
     }
@@ -499,7 +493,7 @@ static const char *entry_name(hp_elf_syms *s, const sym_entry *e) {
         for (size_t i = 0; i < s->cache_cap; i++) {
             if (!s->cache[i].key)
                 continue;
-            size_t j = mix64(s->cache[i].key) & (cap - 1);
+            size_t j = hp_mix64(s->cache[i].key) & (cap - 1);
             while (c[j].key)
                 j = (j + 1) & (cap - 1);
             c[j] = s->cache[i];
@@ -511,7 +505,7 @@ static const char *entry_name(hp_elf_syms *s, const sym_entry *e) {
     char *name = read_name(s, e);
     if (!name)
         return NULL; /* not cached: a transient failure may pass */
-    size_t j = mix64(key) & (s->cache_cap - 1);
+    size_t j = hp_mix64(key) & (s->cache_cap - 1);
     while (s->cache[j].key)
         j = (j + 1) & (s->cache_cap - 1);
     s->cache[j].key = key;

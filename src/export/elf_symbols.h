@@ -37,7 +37,7 @@ void hp_elf_syms_free(hp_elf_syms *s);
  * changes, so callers serialise (hp_maps holds its mutex). */
 const char *hp_elf_syms_lookup(hp_elf_syms *s, uint64_t vaddr);
 
-/* Number of distinct function addresses known. */
+/* Number of distinct function addresses known. Test-only. */
 size_t hp_elf_syms_count(const hp_elf_syms *s);
 
 /* True when the symbols came from a full .symtab (not only .dynsym). */

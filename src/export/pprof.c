@@ -10,11 +10,7 @@
  * at hand. Mapping.has_functions stays false: it tells pprof the mapping may
  * still be symbolized, so when the file (or a binary given on the command
  * line) has DWARF, pprof replaces our names with its own and adds file:line.
- * C++ names: system_name holds the raw (mangled) symbol and name its
- * demangled form when the program has libstdc++'s __cxa_demangle loaded, so
- * even `-symbolize=none` reads well; otherwise name = system_name and pprof
- * demangles it itself (checked with Go 1.19: _ZN2ns5Klass6methodEi shows as
- * ns::Klass::method).
+ * C++ names (which frames to skip, demangling): export/cxx_names.h.
  *
  * Go 1.19 caveat, measured: when pprof finds the binary (at its recorded
  * path or given on the command line) it replaces every line of every
@@ -43,13 +39,12 @@
  * (HP_WRITE_BUILD_ID=1) and for debug-file lookup in maps.c. */
 #include "export/pprof.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/common.h"
 #include "base/internal_alloc.h"
+#include "export/cxx_names.h"
 #include "export/protobuf.h"
 
 /* profile.proto field numbers. */
@@ -156,8 +151,7 @@ typedef struct enc {
     size_t nmaps;       /* mappings in the profile: those known at refresh */
     int failed;
     unsigned char *keep_names; /* per mapping: has C++ symbols, see write_mappings */
-    char **demangled;   /* names from __cxa_demangle, freed with the encoder */
-    size_t ndemangled;
+    hp_demangler demangler; /* readable C++ names, freed with the encoder */
 } enc;
 
 /* Grows a table to keep it at most half full. key_of gives the hash of an
@@ -293,12 +287,9 @@ static int all_zero(const int64_t *v) {
     return 1;
 }
 
-/* operator new and new[] (every overload: _Znwm, _ZnwmRKSt9nothrow_t,
- * _ZnamSt11align_val_t, ...) are to C++ what malloc is to C: the program's
- * function is their caller, so they are left out like our own frames. */
+/* operator new and new[] are left out like our own frames (cxx_names.h). */
 static int is_allocation_wrapper(enc *e, uint64_t pc) {
-    const char *name = hp_maps_symbol(e->maps, pc);
-    return name && (strncmp(name, "_Znwm", 5) == 0 || strncmp(name, "_Znam", 5) == 0);
+    return hp_cxx_is_allocation_wrapper(hp_maps_symbol(e->maps, pc));
 }
 
 /* One Sample. Frames are return addresses; the call instruction is the byte
@@ -359,7 +350,7 @@ static void write_mappings(enc *e) {
          * for objects with C++ symbols, whose member functions Go 1.19's
          * DWARF reader leaves nameless (see the header comment). */
         if (e->keep_names && e->keep_names[i])
-            hp_pb_uint64(&e->pb, MAPPING_HAS_FUNCTIONS, 1);
+            hp_pb_bool(&e->pb, MAPPING_HAS_FUNCTIONS, 1);
         hp_pb_end(&e->pb, m);
     }
 }
@@ -370,7 +361,7 @@ static void write_location(enc *e, uint64_t id, uint64_t pc) {
     uint64_t mapping_id = mi >= 0 && (size_t)mi < e->nmaps ? (uint64_t)mi + 1 : 0;
     const char *sym = mapping_id ? hp_maps_symbol(e->maps, pc) : NULL;
     uint64_t fn = sym ? function_id(e, sym) : 0;
-    if (sym && e->keep_names && strncmp(sym, "_Z", 2) == 0)
+    if (e->keep_names && hp_cxx_is_mangled(sym))
         e->keep_names[mapping_id - 1] = 1;
     size_t m = hp_pb_begin(&e->pb, PROFILE_LOCATION);
     hp_pb_uint64(&e->pb, LOCATION_ID, id);
@@ -394,36 +385,12 @@ static void write_locations(enc *e) {
         write_location(e, i + 1, e->loc_addr.v[i]);
 }
 
-typedef char *(*cxa_demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
-
-/* The readable form of a C++ symbol, interned; 0 when there is none. The
- * demangler is libstdc++'s, used only if the program already loaded it (a
- * program with C++ symbols did): heapprof itself never pulls in libstdc++. */
-static uint64_t demangled_name(enc *e, cxa_demangle_fn demangle, uint64_t mangled) {
-    const char *sym = e->strs[mangled];
-    if (!demangle || strncmp(sym, "_Z", 2) != 0)
-        return 0;
-    if (e->ndemangled % 64 == 0) {
-        char **v = hp_realloc(e->demangled, (e->ndemangled + 64) * sizeof *v);
-        if (!v)
-            return 0;
-        e->demangled = v;
-    }
-    int status = -1;
-    char *text = demangle(sym, NULL, NULL, &status); /* malloc'd: ours is the flusher, unsampled */
-    if (status != 0 || !text) {
-        free(text);
-        return 0;
-    }
-    e->demangled[e->ndemangled++] = text;
-    return intern(e, text);
-}
-
 static void write_functions(enc *e) {
-    cxa_demangle_fn demangle = (cxa_demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    hp_demangler_init(&e->demangler);
     for (size_t i = 0; i < e->fn_name.n; i++) {
         /* name is what people read; system_name keeps the symbol as linked. */
-        uint64_t name = demangled_name(e, demangle, e->fn_name.v[i]);
+        const char *text = hp_demangle(&e->demangler, e->strs[e->fn_name.v[i]]);
+        uint64_t name = text ? intern(e, text) : 0;
         size_t m = hp_pb_begin(&e->pb, PROFILE_FUNCTION);
         hp_pb_uint64(&e->pb, FUNCTION_ID, i + 1);
         hp_pb_uint64(&e->pb, FUNCTION_NAME, name ? name : e->fn_name.v[i]);
@@ -485,9 +452,7 @@ static int enc_init(enc *e, hp_maps *maps) {
 
 static void enc_release(enc *e) {
     hp_free(e->keep_names);
-    for (size_t i = 0; i < e->ndemangled; i++)
-        free(e->demangled[i]);
-    hp_free(e->demangled);
+    hp_demangler_release(&e->demangler);
     hp_pb_free(&e->pb);
     hp_free(e->strs);
     hp_free(e->str_index.slot);

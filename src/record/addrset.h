@@ -24,7 +24,7 @@ int hp_addrset_remove(uintptr_t addr, uint64_t *id);
 /* The filter alone: 0 means surely absent (realloc's fast path). */
 int hp_addrset_may_contain(uintptr_t addr);
 
-/* Number of live entries (statistics). */
+/* Number of live entries. Test-only (the profile comments use hp_addrset_stats_get). */
 uint64_t hp_addrset_count(void);
 
 /* A snapshot for the profile's comments and for tests. */
