@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -192,21 +194,55 @@ static void test_missing_dir(void **state) {
     free(dir);
 }
 
+/* An unprivileged process, in a folder it may enter but not write to: as
+ * root (as CI runs) the forked child first drops to nobody, since root writes
+ * through mode bits. Only setresuid is needed for that, no mount rights. */
+#define UNPRIVILEGED_ID 65534
+
+/* In the forked child cmocka's asserts cannot be used: report and exit. */
+#define CHILD_CHECK(cond)                                                                    \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond); \
+            _exit(1);                                                                        \
+        }                                                                                    \
+    } while (0)
+
 static void test_unwritable_dir(void **state) {
     (void)state;
     /* /proc refuses new files even to root: an error, and nothing created. */
     struct stat st;
     assert_int_not_equal(hp_write_atomic("/proc/hp_test.pb.gz", (const uint8_t *)"x", 1), 0);
     assert_int_not_equal(stat("/proc/hp_test.pb.gz", &st), 0);
-    if (geteuid() == 0)
-        skip(); /* root writes through mode bits */
+
     char *dir = make_tmpdir();
     char path[600];
     snprintf(path, sizeof path, "%s/profile.pb.gz", dir);
-    assert_int_equal(chmod(dir, 0500), 0);
-    assert_int_equal(hp_write_atomic(path, (const uint8_t *)"x", 1), EACCES);
-    chmod(dir, 0700);
-    assert_int_equal(count_entries(dir, NULL), 0);
+    assert_int_equal(chmod(dir, 0555), 0); /* searchable by all, writable by none */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* cwd: the relative path does not depend on TMPDIR's parents being
+         * searchable by nobody; the absolute one is tried as well. */
+        CHILD_CHECK(chdir(dir) == 0);
+        if (geteuid() == 0) {
+            CHILD_CHECK(setgroups(0, NULL) == 0);
+            CHILD_CHECK(setresgid(UNPRIVILEGED_ID, UNPRIVILEGED_ID, UNPRIVILEGED_ID) == 0);
+            CHILD_CHECK(setresuid(UNPRIVILEGED_ID, UNPRIVILEGED_ID, UNPRIVILEGED_ID) == 0);
+            CHILD_CHECK(geteuid() == UNPRIVILEGED_ID);
+        }
+        /* The set-up really denies writing here (no leftover privilege). */
+        CHILD_CHECK(access(".", W_OK) != 0 && errno == EACCES);
+        CHILD_CHECK(hp_write_atomic("profile.pb.gz", (const uint8_t *)"x", 1) == EACCES);
+        CHILD_CHECK(hp_write_atomic(path, (const uint8_t *)"x", 1) == EACCES);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(count_entries(dir, NULL), 0); /* nothing left behind */
     remove_tree(dir);
     free(dir);
 }

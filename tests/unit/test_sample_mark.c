@@ -12,12 +12,31 @@
 #include <cmocka.h>
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "record/sample_mark.h"
+
+/* In a forked child, where cmocka's asserts cannot be used (they would longjmp
+ * back into the child's copy of the test runner): reports the failed check
+ * and exits non-zero, which the parent asserts against. */
+#define CHILD_CHECK(cond)                                                                    \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond); \
+            _exit(1);                                                                        \
+        }                                                                                    \
+    } while (0)
+
+static void wait_child_ok(pid_t pid) {
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status)); /* not killed: e.g. free() of a wrong base aborts */
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
 
 static void use_headers(void) {
     hp_mark_note_allocator(1);
@@ -137,68 +156,210 @@ static void test_plain_glibc_blocks_never_match(void **state) {
     }
 }
 
-/* A sampled block's tag is gone once it was taken: the same memory handed
- * out again unsampled (same address) is not mistaken for the old sample. */
+/* A sampled block's tag is gone once it was taken. Memory laid out by hand:
+ * the block is handed out again, unsampled, at exactly the same address, and
+ * the allocator rewrote only what a glibc chunk header for it would (its size
+ * word); the word the tag was in is left as take() left it, as glibc leaves
+ * the prev_size word of a chunk whose predecessor is in use. */
 static void test_reuse_after_take(void **state) {
     (void)state;
     use_headers();
-    if (!malloc_is_glibc())
-        skip();
-    void *base = malloc(200);
-    char *p = hp_mark_set(base, 16, 9);
-    hp_marked m;
-    assert_int_equal(hp_mark_take(p, &m), 1);
-    free(base);
-    for (int i = 0; i < 100; i++) {
-        char *q = malloc(184); /* may well be base + 16's neighbourhood again */
+    static uintptr_t mem[4096 / sizeof(uintptr_t) + 64] __attribute__((aligned(4096)));
+    size_t offs[] = {16, 64, 4096};
+    for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+        void *base = mem;
+        char *p = hp_mark_set(base, offs[i], 9 + i);
+        assert_ptr_equal(p, (char *)base + offs[i]);
+        hp_marked m;
+        assert_int_equal(hp_mark_take(p, &m), 1); /* the sample is freed */
+        assert_int_equal(m.id, 9 + i);
+        hp_mark_hdr(p)[1] = 0x31; /* "reused": a fresh chunk's size word */
+        char *q = p;              /* the same address, now an unsampled block */
+        assert_int_equal(hp_mark_maybe(q), 0);
+        assert_int_equal(hp_mark_peek(q, &m), 0);
         assert_int_equal(hp_mark_take(q, &m), 0);
-        free(q);
+    }
+}
+
+/* The same with glibc doing the reuse. A free chunk A followed by the sampled
+ * block B (program pointer p = B's base + 16) coalesce on free; glibc then
+ * carves a chunk ending exactly at B's base out of them, and the next chunk,
+ * cut from the rest, hands out p itself, its prev_size word being the word
+ * B's tag was in (not rewritten: its predecessor is in use). Earlier tests
+ * left holes in the heap, so an attempt whose layout came out otherwise is
+ * kept allocated (filling the hole) and tried again; the caller asserts that
+ * the address was really reached. With take_before_free 0 (a control: the
+ * sample is never freed, its tag stays) the stale tag is there to be found. */
+static int reuse_sampled_address(int take_before_free, int *recognised) {
+    enum { TRIES = 1000 };
+    static void *keep[4 * TRIES];
+    int kept = 0, reached = 0;
+    hp_marked m;
+    for (int t = 0; t < TRIES && !reached; t++) {
+        char *a = malloc(2000); /* large sizes: no tcache, no fastbins */
+        char *base = malloc(3000);
+        char *guard = malloc(100); /* B must not merge into the top chunk */
+        assert_true(a && base && guard);
+        /* glibc's chunk size words (hp_mark_hdr(p)[1]: the word below p) */
+        size_t chunk_a = hp_mark_hdr(a)[1] & ~(uintptr_t)7;
+        size_t chunk_b = hp_mark_hdr(base)[1] & ~(uintptr_t)7;
+        keep[kept++] = guard;
+        if (base != a + chunk_a || guard != base + chunk_b || (hp_mark_hdr(a)[1] & 1) == 0) {
+            keep[kept++] = a; /* not adjacent, or A's predecessor free: retry */
+            keep[kept++] = base;
+            continue;
+        }
+        char *p = hp_mark_set(base, 16, 9);
+        assert_ptr_equal(p, base + 16);
+        if (take_before_free) {
+            assert_int_equal(hp_mark_take(p, &m), 1); /* what free() of the sample does */
+            assert_ptr_equal(m.base, base);
+        }
+        free(a);
+        free(base);
+        char *x = malloc(chunk_a); /* a chunk of chunk_a + 16 bytes: ends at base */
+        char *q = malloc(3000 - 32);
+        assert_true(x && q);
+        if (x == a && q == p) { /* exactly the sampled block's old address */
+            reached = 1;
+            *recognised = hp_mark_take(q, &m);
+        }
+        keep[kept++] = x;
+        keep[kept++] = q;
+    }
+    for (int i = 0; i < kept; i++)
+        free(keep[i]);
+    return reached;
+}
+
+static void test_reuse_after_take_glibc(void **state) {
+    (void)state;
+    use_headers();
+    if (!malloc_is_glibc())
+        skip(); /* the sanitizer's allocator: covered by test_reuse_after_take */
+    int recognised = -1;
+    assert_true(reuse_sampled_address(0, &recognised));
+    assert_int_equal(recognised, 1); /* control: a tag not taken survives to the reuse */
+    for (int round = 0; round < 3; round++) {
+        recognised = -1;
+        assert_true(reuse_sampled_address(1, &recognised));
+        assert_int_equal(recognised, 0);
     }
 }
 
 /* ADDRSET mode, chosen when the allocator is not glibc's (or headers are
- * refused); a fresh process because the mode never changes once chosen. */
+ * refused); a fresh process because the mode never changes once chosen. It
+ * then also survives a fork: a grandchild told that the allocator is glibc's
+ * keeps ADDRSET and still finds the block marked before the fork. */
 static void test_addrset_mode_in_child(void **state) {
     (void)state;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int ok = 1;
         hp_mark_note_allocator(0);
-        ok &= hp_mark_init(1) == 0 && hp_mark_mode() == HP_MARK_ADDRSET;
-        ok &= hp_mark_offset(4096) == 0; /* never padded */
+        CHILD_CHECK(hp_mark_init(1) == 0 && hp_mark_mode() == HP_MARK_ADDRSET);
+        CHILD_CHECK(hp_mark_offset(4096) == 0); /* never padded */
         void *b = malloc(48);
         hp_marked m;
-        ok &= hp_mark_set(b, 0, 5) == b;
-        ok &= hp_mark_maybe(b) == 1;
-        ok &= hp_mark_peek(b, &m) == 0; /* nothing to correct: not padded */
-        ok &= hp_mark_take(b, &m) == 1 && m.id == 5 && m.base == b && m.off == 0;
-        ok &= hp_mark_take(b, &m) == 0;
-        ok &= hp_mark_restore(b, &m) == 0 && hp_mark_take(b, &m) == 1;
-        ok &= hp_mark_set(b, 0, 0) == NULL; /* id 0 is not remembered at all */
-        ok &= hp_mark_take(b, &m) == 0;
+        CHILD_CHECK(hp_mark_set(b, 0, 5) == b);
+        CHILD_CHECK(hp_mark_maybe(b) == 1);
+        CHILD_CHECK(hp_mark_peek(b, &m) == 0); /* nothing to correct: not padded */
+        CHILD_CHECK(hp_mark_take(b, &m) == 1 && m.id == 5 && m.base == b && m.off == 0);
+        CHILD_CHECK(hp_mark_take(b, &m) == 0);
+        CHILD_CHECK(hp_mark_restore(b, &m) == 0 && hp_mark_take(b, &m) == 1);
+        CHILD_CHECK(hp_mark_set(b, 0, 0) == NULL); /* id 0 is not remembered at all */
+        CHILD_CHECK(hp_mark_take(b, &m) == 0);
+
+        void *kept = malloc(64);
+        CHILD_CHECK(hp_mark_set(kept, 0, 6) == kept);
+        pid_t gpid = fork();
+        CHILD_CHECK(gpid >= 0);
+        if (gpid == 0) {
+            hp_mark_note_allocator(1); /* would pick HEADER if it decided again */
+            CHILD_CHECK(hp_mark_init(1) == 0);
+            CHILD_CHECK(hp_mark_mode() == HP_MARK_ADDRSET);
+            CHILD_CHECK(hp_mark_offset(16) == 0);
+            CHILD_CHECK(hp_mark_maybe(kept) == 1);
+            CHILD_CHECK(hp_mark_take(kept, &m) == 1 && m.id == 6 && m.base == kept && m.off == 0);
+            CHILD_CHECK(hp_mark_take(kept, &m) == 0);
+            CHILD_CHECK(hp_mark_take(b, &m) == 0);
+            free(kept);
+            _exit(0);
+        }
+        int status = 0;
+        CHILD_CHECK(waitpid(gpid, &status, 0) == gpid);
+        CHILD_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHILD_CHECK(hp_mark_take(kept, &m) == 1 && m.id == 6); /* ours is our own */
+        free(kept);
         free(b);
-        _exit(ok ? 0 : 1);
+        _exit(0);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    wait_child_ok(pid);
 }
 
+/* A fork child inherits the parent's heap, sampled blocks included, and must
+ * free them as samples: the mode and the key are the parent's, kept even when
+ * the child's own allocator check (or config) would now decide otherwise, and
+ * every mark made before the fork is found, with its id, offset and base (a
+ * wrong base makes glibc's free() abort the child). Unsampled blocks the
+ * parent made stay unsampled. */
 static void test_fork_child_keeps_mode(void **state) {
     (void)state;
+    use_headers();
+    enum { N = 4 };
+    static const size_t offs[N] = {16, 32, 64, 4096};
+    void *bases[N];
+    char *ps[N];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(posix_memalign(&bases[i], offs[i], 256 + offs[i]), 0);
+        ps[i] = hp_mark_set(bases[i], offs[i], 100 + (uint64_t)i);
+        assert_ptr_equal(ps[i], (char *)bases[i] + offs[i]);
+    }
+    char *plain = malloc(200);
+    assert_non_null(plain);
+    uintptr_t key = hp_mark_key_;
+
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        /* A fresh child of a process that already chose HEADER keeps it:
-         * blocks it inherited are padded. */
-        int ok = hp_mark_mode() == HP_MARK_HEADER;
-        _exit(ok ? 0 : 1);
+        CHILD_CHECK(hp_mark_mode() == HP_MARK_HEADER);
+        /* Everything that would choose ADDRSET in a fresh process. */
+        hp_mark_note_allocator(0);
+        CHILD_CHECK(hp_mark_init(1) == 0);
+        CHILD_CHECK(hp_mark_init(0) == 0);
+        CHILD_CHECK(hp_mark_mode() == HP_MARK_HEADER);
+        CHILD_CHECK(hp_mark_key_ == key);
+        CHILD_CHECK(hp_mark_offset(16) == 16); /* new samples still padded */
+        hp_marked m;
+        CHILD_CHECK(hp_mark_take(plain, &m) == 0);
+        for (int i = 0; i < N; i++) {
+            CHILD_CHECK(hp_mark_maybe(ps[i]) == 1);
+            CHILD_CHECK(hp_mark_peek(ps[i], &m) == 1);
+            CHILD_CHECK(hp_mark_take(ps[i], &m) == 1);
+            CHILD_CHECK(m.id == 100 + (uint64_t)i);
+            CHILD_CHECK(m.off == offs[i]);
+            CHILD_CHECK(m.base == bases[i]);
+            CHILD_CHECK(hp_mark_take(ps[i], &m) == 0);
+            free(m.base);
+        }
+        /* A sample made in the child works the same way. */
+        void *nb = malloc(100);
+        char *np = hp_mark_set(nb, 16, 7);
+        CHILD_CHECK(hp_mark_take(np, &m) == 1 && m.id == 7 && m.base == nb);
+        free(nb);
+        free(plain);
+        _exit(0);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    wait_child_ok(pid);
+    /* The parent's copies are untouched by what the child took. */
+    hp_marked m;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(hp_mark_take(ps[i], &m), 1);
+        assert_int_equal(m.id, 100 + (uint64_t)i);
+        assert_ptr_equal(m.base, bases[i]);
+        free(m.base);
+    }
+    free(plain);
 }
 
 int main(void) {
@@ -210,6 +371,7 @@ int main(void) {
         cmocka_unit_test(test_unrecorded_block_is_marked),
         cmocka_unit_test(test_plain_glibc_blocks_never_match),
         cmocka_unit_test(test_reuse_after_take),
+        cmocka_unit_test(test_reuse_after_take_glibc),
         cmocka_unit_test(test_fork_child_keeps_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
