@@ -127,14 +127,12 @@ static int big_add(hp_profile *p, uint64_t size, uint64_t rate, uint32_t *wkey) 
         p->big_free = (uint32_t)p->big[i].size;
     } else {
         if (p->n_big == p->cap_big) {
-            if (p->cap_big >= WK_MAX_BIG / 2)
-                return -1;
-            uint32_t ncap = p->cap_big ? p->cap_big * 2 : 64;
-            hp_big_weight *nb = hp_realloc(p->big, ncap * sizeof *nb);
+            size_t cap = p->cap_big;
+            hp_big_weight *nb = hp_array_grow(p->big, &cap, sizeof *nb, 64, WK_MAX_BIG);
             if (!nb)
                 return -1;
             p->big = nb;
-            p->cap_big = ncap;
+            p->cap_big = (uint32_t)cap;
         }
         i = p->n_big++;
     }
@@ -230,20 +228,16 @@ static int stacks_reserve(hp_profile *p) {
     if (p->n_stacks >= UINT32_MAX - 1)
         return -1; /* live slots hold a 32-bit index */
     if (p->n_stacks == p->cap_stacks) {
-        size_t ncap = p->cap_stacks ? p->cap_stacks * 2 : 256;
-        hp_stack_rec **ns = hp_realloc(p->stacks, ncap * sizeof *ns);
+        hp_stack_rec **ns = hp_array_grow(p->stacks, &p->cap_stacks, sizeof *ns, 256, SIZE_MAX);
         if (!ns)
             return -1;
         p->stacks = ns;
-        p->cap_stacks = ncap;
     }
     if (p->n_stacks == p->cap_inuse) {
-        size_t ncap = p->cap_inuse ? p->cap_inuse * 2 : 256;
-        hp_inuse *nu = hp_realloc(p->inuse, ncap * sizeof *nu);
+        hp_inuse *nu = hp_array_grow(p->inuse, &p->cap_inuse, sizeof *nu, 256, SIZE_MAX);
         if (!nu)
             return -1;
         p->inuse = nu;
-        p->cap_inuse = ncap;
     }
     return 0;
 }

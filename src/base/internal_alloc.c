@@ -91,3 +91,13 @@ void hp_pages_free(void *p, size_t bytes) {
 size_t hp_own_bytes(void) {
     return atomic_load_explicit(&own_bytes, memory_order_relaxed);
 }
+
+void *hp_array_grow(void *array, size_t *cap, size_t elem_size, size_t first, size_t max_cap) {
+    size_t ncap = *cap ? *cap * 2 : first;
+    if (ncap < *cap || ncap > max_cap || (elem_size && ncap > SIZE_MAX / elem_size))
+        return NULL;
+    void *grown = hp_realloc(array, ncap * elem_size);
+    if (grown)
+        *cap = ncap;
+    return grown;
+}

@@ -15,6 +15,11 @@ void *hp_realloc(void *p, size_t n);
 void hp_free(void *p);
 char *hp_strdup(const char *s);
 
+/* A doubling array made larger: the new array (the old one moved into it), with
+ * *cap updated; NULL with the old array and *cap untouched when memory runs out
+ * or the capacity would pass max_cap. An empty array (*cap 0) gets `first`. */
+void *hp_array_grow(void *array, size_t *cap, size_t elem_size, size_t first, size_t max_cap);
+
 /* Anonymous pages for big tables (addrset, ring segments), counted too. */
 void *hp_pages_alloc(size_t bytes);
 void hp_pages_free(void *p, size_t bytes);

@@ -107,14 +107,10 @@ static int in_bounds(const elf_src *s, uint64_t off, uint64_t n) {
 static int add_entry(hp_elf_syms *t, uint64_t addr, uint64_t size, uint32_t name, unsigned tab, unsigned rank,
                      int open_end) {
     if (t->n == t->cap) {
-        if (t->cap >= MAX_SYMBOLS)
-            return -1;
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        sym_entry *e = hp_realloc(t->e, cap * sizeof *e);
+        sym_entry *e = hp_array_grow(t->e, &t->cap, sizeof *e, 256, MAX_SYMBOLS);
         if (!e)
             return -1;
         t->e = e;
-        t->cap = cap;
     }
     sym_entry *x = &t->e[t->n++];
     x->addr = addr;

@@ -102,12 +102,10 @@ typedef struct u64vec {
 
 static int vec_push(u64vec *a, uint64_t x) {
     if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        uint64_t *v = hp_realloc(a->v, cap * sizeof *v);
+        uint64_t *v = hp_array_grow(a->v, &a->cap, sizeof *v, 64, SIZE_MAX);
         if (!v)
             return -1;
         a->v = v;
-        a->cap = cap;
     }
     a->v[a->n++] = x;
     return 0;
@@ -196,12 +194,10 @@ static uint64_t intern(enc *e, const char *s) {
         if (strcmp(e->strs[id], s) == 0)
             return id;
     if (e->nstrs == e->strs_cap) {
-        size_t cap = e->strs_cap * 2;
-        const char **v = hp_realloc(e->strs, cap * sizeof *v);
+        const char **v = hp_array_grow(e->strs, &e->strs_cap, sizeof *v, 64, SIZE_MAX);
         if (!v)
             goto fail;
         e->strs = v;
-        e->strs_cap = cap;
     }
     if (e->nstrs > UINT32_MAX - 1)
         goto fail;
