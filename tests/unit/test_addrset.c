@@ -18,16 +18,7 @@
 #include "record/addrset.h"
 #include "base/internal_alloc.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define TEST_SCALE 10
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define TEST_SCALE 10
-#endif
-#endif
-#ifndef TEST_SCALE
-#define TEST_SCALE 1
-#endif
+#include "test_sanitizer.h"
 
 /* Plausible heap addresses: 16-byte aligned, clustered like a real heap. */
 static uintptr_t key_of(unsigned space, uint64_t i) {

@@ -21,6 +21,7 @@
 
 #include "export/dump.h"
 #include "base/internal_alloc.h"
+#include "test_child.h"
 
 /* ---- helpers ---- */
 
@@ -199,15 +200,6 @@ static void test_missing_dir(void **state) {
  * through mode bits. Only setresuid is needed for that, no mount rights. */
 #define UNPRIVILEGED_ID 65534
 
-/* In the forked child cmocka's asserts cannot be used: report and exit. */
-#define CHILD_CHECK(cond)                                                                    \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond); \
-            _exit(1);                                                                        \
-        }                                                                                    \
-    } while (0)
-
 static void test_unwritable_dir(void **state) {
     (void)state;
     /* /proc refuses new files even to root: an error, and nothing created. */
@@ -237,10 +229,7 @@ static void test_unwritable_dir(void **state) {
         CHILD_CHECK(hp_write_atomic(path, (const uint8_t *)"x", 1) == EACCES);
         _exit(0);
     }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    wait_child_ok(pid);
     assert_int_equal(chmod(dir, 0700), 0);
     assert_int_equal(count_entries(dir, NULL), 0); /* nothing left behind */
     remove_tree(dir);

@@ -19,16 +19,8 @@
 #include "aggregate/id_table.h"
 #include "base/internal_alloc.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define TEST_SCALE 8
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define TEST_SCALE 8
-#endif
-#endif
-#ifndef TEST_SCALE
-#define TEST_SCALE 1
-#endif
+#define TEST_SCALE_UNDER_SANITIZER 8
+#include "test_sanitizer.h"
 
 static uint64_t rng_state = 4242;
 static uint64_t rnd(void) { return test_splitmix64(&rng_state); }

@@ -20,16 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define TEST_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TEST_UNDER_TSAN 1
-#endif
-#endif
-#ifndef TEST_UNDER_TSAN
-#define TEST_UNDER_TSAN 0
-#endif
+#include "test_sanitizer.h"
 
 /* Runs one cmocka group in a forked child, after setup() ran there (set the
  * environment, choose modes: before anything initialises the runtime).

@@ -26,16 +26,8 @@
 #include "record/sampler.h"
 #include "aggregate/weight.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define TEST_SCALE 8
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define TEST_SCALE 8
-#endif
-#endif
-#ifndef TEST_SCALE
-#define TEST_SCALE 1
-#endif
+#define TEST_SCALE_UNDER_SANITIZER 8
+#include "test_sanitizer.h"
 
 #define MAX_STACKS 4096
 #define DEPTH 12

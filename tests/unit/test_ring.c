@@ -22,16 +22,7 @@
 #include "base/internal_alloc.h"
 #include "record/ring.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define TEST_SCALE 10
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define TEST_SCALE 10
-#endif
-#endif
-#ifndef TEST_SCALE
-#define TEST_SCALE 1
-#endif
+#include "test_sanitizer.h"
 
 #define MAX_PRODUCERS 512
 

@@ -19,24 +19,7 @@
 #include <unistd.h>
 
 #include "record/sample_mark.h"
-
-/* In a forked child, where cmocka's asserts cannot be used (they would longjmp
- * back into the child's copy of the test runner): reports the failed check
- * and exits non-zero, which the parent asserts against. */
-#define CHILD_CHECK(cond)                                                                    \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__, #cond); \
-            _exit(1);                                                                        \
-        }                                                                                    \
-    } while (0)
-
-static void wait_child_ok(pid_t pid) {
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status)); /* not killed: e.g. free() of a wrong base aborts */
-    assert_int_equal(WEXITSTATUS(status), 0);
-}
+#include "test_child.h"
 
 static void use_headers(void) {
     hp_mark_note_allocator(1);
