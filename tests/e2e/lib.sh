@@ -203,6 +203,21 @@ truth() {
         for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == c) print kv[2] } }' "$1"
 }
 
+# check_exact LABEL VALUES_FILE OUTFILE FUNCTION...: every column of each
+# FUNCTION in the profile equals what the program said (RATE=1: nothing scaled).
+# CHECK_COLUMNS (default: all four) limits the columns compared.
+check_exact() {
+    local label=$1 vals=$2 out=$3 f c got want
+    shift 3
+    for f in "$@"; do
+        for c in ${CHECK_COLUMNS:-alloc_objects alloc_space inuse_objects inuse_space}; do
+            got=$(value "$vals" "$f" $c)
+            want=$(truth "$out" "$f" $c)
+            check "$label: $f $c = ${want:-?} exactly (got $got)" test "$got" = "${want:-x}"
+        done
+    done
+}
+
 # within ACTUAL EXPECTED PERCENT: |actual - expected| <= percent% of expected.
 within() {
     awk -v a="$1" -v e="$2" -v p="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'

@@ -58,12 +58,6 @@ run rate1 HEAPPROF_RATE=1 HEAPPROF_INTERVAL=0 -- "$prog"
 if expect_clean_run rate1; then
     file=$(series "$TMP/rate1" | tail -1)
     values "$file" >"$TMP/rate1.values"
-    for f in leak_a leak_b churn; do
-        for c in alloc_objects alloc_space inuse_objects inuse_space; do
-            got=$(value "$TMP/rate1.values" $f $c)
-            want=$(truth "$TMP/rate1.out" $f $c)
-            check "rate 1: $f $c = $want exactly (got $got)" test "$got" = "$want"
-        done
-    done
+    check_exact "rate 1" "$TMP/rate1.values" "$TMP/rate1.out" leak_a leak_b churn
 fi
 finish

@@ -12,13 +12,7 @@ run_plain plain "$prog"
 run rate1 HEAPPROF_RATE=1 HEAPPROF_INTERVAL=0.2 -- "$prog"
 if expect_clean_run rate1; then
     values "$(series "$TMP/rate1" | tail -1)" >"$TMP/rate1.values"
-    for f in thread_keep thread_churn; do
-        for c in alloc_objects alloc_space inuse_objects inuse_space; do
-            got=$(value "$TMP/rate1.values" $f $c)
-            want=$(truth "$TMP/rate1.out" $f $c)
-            check "rate 1: $f $c = $want exactly (got $got)" test "$got" = "$want"
-        done
-    done
+    check_exact "rate 1" "$TMP/rate1.values" "$TMP/rate1.out" thread_keep thread_churn
 fi
 for rate in default 4096; do
     vars=(HEAPPROF_INTERVAL=0.1)

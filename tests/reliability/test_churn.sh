@@ -16,17 +16,12 @@ RE='^churn_(alloc|calloc|grow)$'
 
 # exact NAME COLUMNS...: the final profile's values equal the truth.
 exact() {
-    local name=$1 f c got want last
+    local name=$1 last
     shift
     last=$(series "$TMP/$name" | tail -1)
     values "$last" >"$TMP/$name.values"
-    for f in $funcs; do
-        for c in "$@"; do
-            got=$(value "$TMP/$name.values" $f $c)
-            want=$(truth "$TMP/$name.out" $f $c)
-            check "$name: $f $c = ${want:-?} exactly (got $got)" test "$got" = "${want:-x}"
-        done
-    done
+    # shellcheck disable=SC2086 # $funcs is a list of names
+    CHECK_COLUMNS="$*" check_exact "$name" "$TMP/$name.values" "$TMP/$name.out" $funcs
 }
 no_phantoms() {
     local name=$1 last leaks

@@ -16,13 +16,7 @@ n=$(comment "$last" ring_overflow_segments)
 check "rings overflowed and the overflows are counted (ring_overflow_segments=${n:-missing} > 0)" test "${n:-0}" -gt 0
 check "pending_frees=0 at exit (every FREE met its ALLOC)" test "$(comment "$last" pending_frees)" = 0
 values "$last" >"$TMP/ovf.values"
-for f in churn_alloc churn_calloc churn_grow; do
-    for c in alloc_objects alloc_space inuse_objects inuse_space; do
-        got=$(value "$TMP/ovf.values" $f $c)
-        want=$(truth "$TMP/ovf.out" $f $c)
-        check "$f $c = ${want:-?} exactly (got $got)" test "$got" = "${want:-x}"
-    done
-done
+check_exact "ring overflow" "$TMP/ovf.values" "$TMP/ovf.out" churn_alloc churn_calloc churn_grow
 leaks=$(nonzero_inuse "$last" '^churn_(alloc|calloc|grow)$')
 check "no phantom leak: 0 in use for every churn_* stack${leaks:+ (got: $(echo "$leaks" | head -3 | tr '\n\t' '/ '))}" test -z "$leaks"
 finish

@@ -16,19 +16,12 @@ need_go
 prog=$RELI_BIN/threads
 
 exact() { # NAME FUNC...: every column of FUNC in the final profile = truth
-    local name=$1 f c got want
+    local name=$1 last
     shift
-    local last
     last=$(series "$TMP/$name" | tail -1)
     is_final "$last" || fail "$name: the newest profile is not the final dump"
     values "$last" >"$TMP/$name.values"
-    for f in "$@"; do
-        for c in alloc_objects alloc_space inuse_objects inuse_space; do
-            got=$(value "$TMP/$name.values" $f $c)
-            want=$(truth "$TMP/$name.out" $f $c)
-            check "$name: $f $c = ${want:-?} exactly (got $got)" test "$got" = "${want:-x}"
-        done
-    done
+    check_exact "$name" "$TMP/$name.values" "$TMP/$name.out" "$@"
 }
 
 # CPU time (user + sys) of a run, in seconds: steadier than wall time when
