@@ -1,5 +1,11 @@
 /* Parsing and validation of every HEAPPROF_* variable.
  *
+ * One table, k_options at the end of this file, defines each variable once:
+ * name, default, accepted range, parser kind, warning wording, the hp_config
+ * field it fills, and a one-line description. hp_config_load walks it; the
+ * README check (tests/unit/test_config_readme.c) reads it through
+ * hp_option_at.
+ *
  * hp_config_load may run inside the very first malloc call of the host (the
  * shim configures itself lazily), so everything here is written to be safe
  * there: no heap allocation, no stdio, no locale.  Numbers are parsed by hand
@@ -11,12 +17,10 @@
 #include "base/config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/common.h"
 
@@ -31,8 +35,16 @@
 #define HP_MAX_INTERVAL_NS (7ull * 24 * 3600 * 1000000000ull)
 #define HP_MIN_FLUSH_MS 1u
 #define HP_MAX_FLUSH_MS 60000u
+#define HP_MIN_PORT 1u
+#define HP_MAX_PORT 65535u
 
 #define NS_PER_SEC UINT64_C(1000000000)
+#define NS_PER_MS UINT64_C(1000000)
+
+/* A macro's value as a string literal: the table's default texts come from
+ * the HP_DEFAULT_* literals in config.h. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Why a text was refused; selects the wording of the warning. */
 enum parse_status { PARSE_OK = 0, PARSE_SYNTAX, PARSE_RANGE, PARSE_UNCATCHABLE, PARSE_FAULT };
@@ -42,8 +54,7 @@ static int is_digit(char c) { return c >= '0' && c <= '9'; }
 /* Decimal digits only: no sign, no whitespace, no prefix.  Overflow of
  * uint64 is a range error, not a syntax error, so "99999999999999999999999"
  * is reported as out of range. */
-static enum parse_status parse_decimal(const char *s, const char **end, uint64_t *out)
-{
+static enum parse_status parse_decimal(const char *s, const char **end, uint64_t *out) {
     uint64_t v = 0;
     int overflow = 0;
     const char *p = s;
@@ -61,8 +72,7 @@ static enum parse_status parse_decimal(const char *s, const char **end, uint64_t
     return overflow ? PARSE_RANGE : PARSE_OK;
 }
 
-static enum parse_status parse_u64_st(const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
+static enum parse_status parse_u64_st(const char *text, uint64_t min, uint64_t max, uint64_t *out) {
     const char *end;
     uint64_t v;
     enum parse_status st;
@@ -79,8 +89,7 @@ static enum parse_status parse_u64_st(const char *text, uint64_t min, uint64_t m
 
 /* A seed is any u64, written in decimal or as 0x-prefixed hex (seeds are
  * often copied from logs or hashes in hex). */
-static enum parse_status parse_seed_st(const char *text, uint64_t *out)
-{
+static enum parse_status parse_seed_st(const char *text, uint64_t *out) {
     if (text != NULL && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
         const char *p = text + 2;
         uint64_t v = 0;
@@ -107,8 +116,7 @@ static enum parse_status parse_seed_st(const char *text, uint64_t *out)
  * case; binary multiples) and then optionally "B" or "iB": 512K, 512KiB and
  * 512KB all mean 524288.  "KB" is read as KiB on purpose: someone writing
  * 64KB for a sampling period means 64K, and 2.4% does not matter here. */
-static enum parse_status parse_bytes_st(const char *text, uint64_t max, uint64_t *out)
-{
+static enum parse_status parse_bytes_st(const char *text, uint64_t max, uint64_t *out) {
     const char *p;
     uint64_t v, mult = 1;
     enum parse_status st;
@@ -142,8 +150,7 @@ static enum parse_status parse_bytes_st(const char *text, uint64_t max, uint64_t
  * always with '.' whatever LC_NUMERIC says.  No sign, exponent or unit.
  * Digits beyond nanoseconds round *up*, so a nonzero text never becomes 0
  * (which would silently mean "periodic dumps off"). */
-static enum parse_status parse_seconds_st(const char *text, uint64_t max_ns, uint64_t *out_ns)
-{
+static enum parse_status parse_seconds_st(const char *text, uint64_t max_ns, uint64_t *out_ns) {
     const char *p = text;
     uint64_t secs = 0, frac = 0, scale = NS_PER_SEC;
     int digits = 0, overflow = 0, round_up = 0;
@@ -180,25 +187,22 @@ static enum parse_status parse_seconds_st(const char *text, uint64_t max_ns, uin
     return PARSE_OK;
 }
 
-int hp_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
+/* Test-only entry points (see config.h); the loader calls the *_st forms. */
+int hp_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out) {
     return parse_u64_st(text, min, max, out) == PARSE_OK ? 0 : -1;
 }
 
-int hp_parse_bytes(const char *text, uint64_t max, uint64_t *out)
-{
+int hp_parse_bytes(const char *text, uint64_t max, uint64_t *out) {
     return parse_bytes_st(text, max, out) == PARSE_OK ? 0 : -1;
 }
 
-int hp_parse_seconds_ns(const char *text, uint64_t max_ns, uint64_t *out_ns)
-{
+int hp_parse_seconds_ns(const char *text, uint64_t max_ns, uint64_t *out_ns) {
     return parse_seconds_st(text, max_ns, out_ns) == PARSE_OK ? 0 : -1;
 }
 
 /* ---- HEAPPROF_HTTP ---- */
 
-static int is_loopback(const hp_http_config *h)
-{
+static int is_loopback(const hp_http_config *h) {
     static const unsigned char v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (h->family == HP_HTTP_INET)
@@ -212,8 +216,8 @@ static int is_loopback(const hp_http_config *h)
  * "localhost" is the one name understood, as 127.0.0.1. A missing host means
  * loopback, never "all interfaces": exposing heap contents to the network
  * must be spelled out (0.0.0.0:6060, [::]:6060). */
-static enum parse_status parse_http_st(const char *text, hp_http_config *out)
-{
+static enum parse_status parse_http_st(const char *text, uint64_t port_min, uint64_t port_max,
+                                       hp_http_config *out) {
     char host[64];
     const char *port_text;
     size_t host_len;
@@ -257,7 +261,7 @@ static enum parse_status parse_http_st(const char *text, hp_http_config *out)
             return PARSE_SYNTAX; /* also an unbracketed IPv6 address */
         }
     }
-    st = parse_u64_st(port_text, 1, 65535, &port);
+    st = parse_u64_st(port_text, port_min, port_max, &port);
     if (st != PARSE_OK)
         return st;
     h.port = (uint16_t)port;
@@ -266,9 +270,8 @@ static enum parse_status parse_http_st(const char *text, hp_http_config *out)
     return PARSE_OK;
 }
 
-int hp_parse_http_addr(const char *text, hp_http_config *out)
-{
-    return parse_http_st(text, out) == PARSE_OK ? 0 : -1;
+int hp_parse_http_addr(const char *text, hp_http_config *out) {
+    return parse_http_st(text, HP_MIN_PORT, HP_MAX_PORT, out) == PARSE_OK ? 0 : -1;
 }
 
 /* ---- HEAPPROF_SIGNAL ---- */
@@ -297,8 +300,7 @@ static const struct {
 static char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
 
 /* Case-insensitive: a is the user's text, b an upper-case table name. */
-static int upper_equal_n(const char *a, const char *b, size_t n)
-{
+static int upper_equal_n(const char *a, const char *b, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (ascii_upper(a[i]) != b[i])
             return 0;
@@ -308,8 +310,7 @@ static int upper_equal_n(const char *a, const char *b, size_t n)
 /* RTMIN, RTMIN+n, RTMAX, RTMAX-n (after any SIG prefix). SIGRTMIN is a
  * function call in glibc (it reserves the first real-time signals for
  * itself), a plain read of a constant, safe here. */
-static enum parse_status parse_rt_signal(const char *t, int *out)
-{
+static enum parse_status parse_rt_signal(const char *t, int *out) {
     int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
     int base, sign;
     uint64_t n = 0;
@@ -333,8 +334,7 @@ static enum parse_status parse_rt_signal(const char *t, int *out)
     return PARSE_OK;
 }
 
-static enum parse_status parse_signal_st(const char *text, int *out)
-{
+static enum parse_status parse_signal_st(const char *text, int *out) {
     const char *t = text;
     int signo = 0;
     uint64_t n;
@@ -373,8 +373,7 @@ static enum parse_status parse_signal_st(const char *text, int *out)
     return PARSE_OK;
 }
 
-int hp_parse_signal(const char *text, int *out)
-{
+int hp_parse_signal(const char *text, int *out) {
     return parse_signal_st(text, out) == PARSE_OK ? 0 : -1;
 }
 
@@ -390,38 +389,23 @@ typedef struct line_buf {
     size_t len; /* always < sizeof buf; buf[len] == '\0' */
 } line_buf;
 
-static void lb_putc(line_buf *lb, char c)
-{
+static void lb_putc(line_buf *lb, char c) {
     if (lb->len + 1 < sizeof lb->buf) {
         lb->buf[lb->len++] = c;
         lb->buf[lb->len] = '\0';
     }
 }
 
-static void lb_puts(line_buf *lb, const char *s)
-{
+static void lb_puts(line_buf *lb, const char *s) {
     while (*s != '\0')
         lb_putc(lb, *s++);
-}
-
-static void lb_putu64(line_buf *lb, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        lb_putc(lb, tmp[--n]);
 }
 
 /* The value between quotes: printable ASCII as is, '"' and '\' escaped,
  * everything else (newlines, escape sequences, UTF-8 bytes) as \xNN so the
  * warning cannot break the line or drive the terminal; long values are cut
  * and marked with "...". */
-static void lb_put_value(line_buf *lb, const char *v)
-{
+static void lb_put_value(line_buf *lb, const char *v) {
     static const char hex[] = "0123456789abcdef";
     size_t i, start;
     lb_putc(lb, '"');
@@ -449,259 +433,184 @@ static void lb_put_value(line_buf *lb, const char *v)
     lb_putc(lb, '"');
 }
 
+/* ---- the options table ---- */
+
+/* How a variable's text is read; each kind is one of the parsers above. */
+enum option_kind {
+    KIND_BYTES,   /* a byte count with optional K/M/G suffix, min..max bytes */
+    KIND_U64,     /* a whole decimal number, min..max, stored times scale */
+    KIND_SECONDS, /* decimal seconds, min..max in ns, stored in ns */
+    KIND_SEED,    /* any u64, decimal or 0x hex; also sets seed_set */
+    KIND_BOOL,    /* exactly "0" or "1" */
+    KIND_PATH,    /* min..max bytes, copied into a char array */
+    KIND_HTTP,    /* [address]:port, port min..max */
+    KIND_SIGNAL,  /* a catchable signal; its range (SIGRTMAX) is known only at run time */
+};
+
+typedef struct option {
+    hp_option_info info; /* name, default text (parsed like a set value), description */
+    enum option_kind kind;
+    uint64_t min, max;   /* accepted range, in the stored unit except for KIND_U64 (the text's unit) */
+    uint64_t scale;      /* KIND_U64: stored = accepted * scale (ms -> ns); 0 means 1 */
+    int zero_off;        /* 0 is accepted below min: it means "off" */
+    size_t offset, size; /* the hp_config field */
+    const char *fallback; /* after "; using " when the default is HP_OPTION_UNSET */
+    const char *if_empty; /* the problem for a set-but-empty value, when it has words of its own */
+    const char *if_syntax, *if_range;
+} option;
+
+#define FIELD(f) .offset = offsetof(hp_config, f), .size = sizeof(((hp_config *)0)->f)
+
+/* Loaded, and warned about, in this order (the README's). */
+static const option k_options[] = {
+    {.info = {"HEAPPROF_RATE", STR(HP_DEFAULT_RATE), "mean bytes allocated between two samples; 0 = off"},
+     .kind = KIND_BYTES, .min = 0, .max = HP_MAX_RATE, FIELD(rate),
+     .if_syntax = "is not a byte count", .if_range = "is out of range (0 to 1G bytes)"},
+    {.info = {"HEAPPROF_SEED", HP_OPTION_UNSET, "seed of the sampling PRNG; unset = a random seed per run"},
+     .kind = KIND_SEED, .min = 0, .max = UINT64_MAX, FIELD(seed), .fallback = "a random seed",
+     .if_syntax = "is not an unsigned integer", .if_range = "is out of range (0 to 2^64-1)"},
+    {.info = {"HEAPPROF_DEPTH", STR(HP_DEFAULT_DEPTH), "most frames recorded per call stack"},
+     .kind = KIND_U64, .min = 1, .max = HP_MAX_DEPTH, FIELD(depth),
+     .if_syntax = "is not a whole number", .if_range = "is out of range (1 to 256)"},
+    {.info = {"HEAPPROF_INTERVAL", STR(HP_DEFAULT_INTERVAL_S), "seconds between periodic dumps; 0 = none"},
+     .kind = KIND_SECONDS, .min = HP_MIN_INTERVAL_NS, .max = HP_MAX_INTERVAL_NS, .zero_off = 1, FIELD(interval_ns),
+     .if_syntax = "is not a number of seconds", .if_range = "is out of range (0, or 0.01 to 604800 seconds)"},
+    {.info = {"HEAPPROF_FLUSH_MS", STR(HP_DEFAULT_FLUSH_MS), "milliseconds between two drains of the event rings"},
+     .kind = KIND_U64, .min = HP_MIN_FLUSH_MS, .max = HP_MAX_FLUSH_MS, .scale = NS_PER_MS, FIELD(flush_ns),
+     .if_syntax = "is not a whole number of milliseconds", .if_range = "is out of range (1 to 60000)"},
+    {.info = {"HEAPPROF_OUT", HP_DEFAULT_OUT, "path prefix of the profiles: <prefix>.<pid>.<seq>.pb.gz"},
+     .kind = KIND_PATH, .min = 1, .max = HP_OUT_PREFIX_MAX - 1, FIELD(out_prefix),
+     .if_empty = "is empty", .if_range = "is longer than 1023 bytes"},
+    {.info = {"HEAPPROF_HTTP", HP_OPTION_UNSET, "[address]:port of the /debug/pprof server; unset = no server"},
+     .kind = KIND_HTTP, .min = HP_MIN_PORT, .max = HP_MAX_PORT, FIELD(http), .fallback = "no HTTP server",
+     .if_empty = "is empty", .if_syntax = "is not [address]:port (:6060, 127.0.0.1:6060, [::1]:6060)",
+     .if_range = "has a port out of range (1 to 65535)"},
+    {.info = {"HEAPPROF_SIGNAL", HP_OPTION_UNSET, "signal that requests a dump; unset = none"},
+     .kind = KIND_SIGNAL, FIELD(dump_signal), .fallback = "no signal dumps",
+     .if_empty = "is empty", .if_syntax = "is not a signal name or number",
+     .if_range = "is out of range (1 to SIGRTMAX)"},
+    {.info = {"HEAPPROF_HEADERS", STR(HP_DEFAULT_HEADERS), "1 = a header marks sampled blocks over glibc; 0 = a table"},
+     .kind = KIND_BOOL, .min = 0, .max = 1, FIELD(headers),
+     .if_syntax = "is not 0 or 1", .if_range = "is not 0 or 1"},
+};
+
+/* Numeric fields are uint64_t, unsigned or int; every range fits the field. */
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t) && sizeof(int) == sizeof(uint32_t), "32-bit int fields");
+
+static int has_default(const option *o) { return strcmp(o->info.default_text, HP_OPTION_UNSET) != 0; }
+
+/* memcpy, not a cast: the field's type is known only by its size. */
+static void store_number(hp_config *cfg, const option *o, uint64_t v) {
+    unsigned char *field = (unsigned char *)cfg + o->offset;
+    if (o->size == sizeof(uint64_t)) {
+        memcpy(field, &v, sizeof v);
+    } else if (o->size == sizeof(uint32_t)) {
+        uint32_t w = (uint32_t)v;
+        memcpy(field, &w, sizeof w);
+    }
+}
+
+/* Parses text as option o and, only when it is acceptable, stores it in cfg. */
+static enum parse_status parse_option(const option *o, const char *text, hp_config *cfg) {
+    unsigned char *field = (unsigned char *)cfg + o->offset;
+    uint64_t v = 0;
+    enum parse_status st;
+    switch (o->kind) {
+    case KIND_BYTES: st = parse_bytes_st(text, o->max, &v); break;
+    case KIND_U64:
+    case KIND_BOOL: st = parse_u64_st(text, o->min, o->max, &v); break;
+    case KIND_SECONDS: st = parse_seconds_st(text, o->max, &v); break;
+    case KIND_SEED: st = parse_seed_st(text, &v); break;
+    case KIND_SIGNAL: {
+        int signo = 0;
+        st = parse_signal_st(text, &signo);
+        v = (uint64_t)signo;
+        break;
+    }
+    case KIND_PATH: {
+        /* strnlen so a huge value is not scanned to its end. */
+        size_t n = strnlen(text, o->max + 1);
+        if (n < o->min)
+            return PARSE_SYNTAX;
+        if (n > o->max)
+            return PARSE_RANGE;
+        memcpy(field, text, n);
+        field[n] = '\0';
+        return PARSE_OK;
+    }
+    case KIND_HTTP: {
+        hp_http_config h;
+        st = parse_http_st(text, o->min, o->max, &h);
+        if (st == PARSE_OK)
+            memcpy(field, &h, sizeof h);
+        return st;
+    }
+    default: return PARSE_SYNTAX;
+    }
+    if (st == PARSE_OK && v < o->min && !(v == 0 && o->zero_off))
+        st = PARSE_RANGE;
+    if (st != PARSE_OK)
+        return st;
+    store_number(cfg, o, o->scale != 0 ? v * o->scale : v);
+    if (o->kind == KIND_SEED)
+        cfg->seed_set = 1; /* the one option whose "unset" is no value at all */
+    return PARSE_OK;
+}
+
+static const char *problem_text(const option *o, const char *value, enum parse_status st) {
+    const char *p;
+    switch (st) {
+    case PARSE_RANGE: p = o->if_range; break;
+    case PARSE_UNCATCHABLE: p = "cannot be caught by a handler"; break;
+    case PARSE_FAULT: p = "is a fault signal (SEGV, BUS, FPE, ILL)"; break;
+    default: p = value[0] == '\0' && o->if_empty != NULL ? o->if_empty : o->if_syntax; break;
+    }
+    return p != NULL ? p : "is not valid";
+}
+
 /* "heapprof: NAME="value" <problem>; using <fallback>" */
-static void warn_bad(hp_warn_fn warn, const char *name, const char *value,
-                     const char *problem, const char *fallback)
-{
+static void warn_bad(hp_warn_fn warn, const option *o, const char *value, enum parse_status st) {
     line_buf lb = {.len = 0};
     lb.buf[0] = '\0';
     if (warn == NULL)
         return;
     lb_puts(&lb, "heapprof: ");
-    lb_puts(&lb, name);
+    lb_puts(&lb, o->info.name);
     lb_putc(&lb, '=');
     lb_put_value(&lb, value);
     lb_putc(&lb, ' ');
-    lb_puts(&lb, problem);
+    lb_puts(&lb, problem_text(o, value, st));
     lb_puts(&lb, "; using ");
-    lb_puts(&lb, fallback);
+    if (!has_default(o))
+        lb_puts(&lb, o->fallback);
+    else if (o->kind == KIND_PATH)
+        lb_put_value(&lb, o->info.default_text); /* quoted, like the bad value */
+    else
+        lb_puts(&lb, o->info.default_text);
     warn(lb.buf);
 }
 
-/* Formats a u64 into a small caller buffer (for the "using N" part). */
-static const char *u64_text(char *buf, size_t size, uint64_t v)
-{
-    line_buf lb = {.len = 0};
-    lb.buf[0] = '\0';
-    lb_putu64(&lb, v);
-    if (lb.len + 1 > size)
-        return "?";
-    memcpy(buf, lb.buf, lb.len + 1);
-    return buf;
-}
-
-/* ---- the variables ---- */
-
-static void load_rate(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_RATE");
-    char dflt[24];
-    uint64_t r;
-    enum parse_status st;
-    cfg->rate = HP_DEFAULT_RATE;
-    if (v == NULL)
-        return;
-    st = parse_bytes_st(v, HP_MAX_RATE, &r);
-    if (st == PARSE_OK)
-        cfg->rate = r;
-    else
-        warn_bad(warn, "HEAPPROF_RATE", v,
-                 st == PARSE_SYNTAX ? "is not a byte count"
-                                    : "is out of range (0 to 1G bytes)",
-                 u64_text(dflt, sizeof dflt, HP_DEFAULT_RATE));
-}
-
-static void load_seed(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_SEED");
-    uint64_t s;
-    enum parse_status st;
-    cfg->seed = 0;
-    cfg->seed_set = 0;
-    if (v == NULL)
-        return;
-    st = parse_seed_st(v, &s);
-    if (st == PARSE_OK) {
-        cfg->seed = s;
-        cfg->seed_set = 1;
-    } else {
-        warn_bad(warn, "HEAPPROF_SEED", v,
-                 st == PARSE_SYNTAX ? "is not an unsigned integer"
-                                    : "is out of range (0 to 2^64-1)",
-                 "a random seed");
+static void load_option(hp_config *cfg, const option *o, hp_getenv_fn get, hp_warn_fn warn) {
+    const char *v = get != NULL ? get(o->info.name) : NULL;
+    if (v != NULL) {
+        enum parse_status st = parse_option(o, v, cfg);
+        if (st == PARSE_OK)
+            return;
+        warn_bad(warn, o, v, st);
     }
+    /* The default goes through the same parser; an unset default leaves the
+     * field zero (no seed, no server, no signal). */
+    if (has_default(o))
+        (void)parse_option(o, o->info.default_text, cfg);
 }
 
-static void load_depth(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_DEPTH");
-    char dflt[24];
-    uint64_t d;
-    enum parse_status st;
-    cfg->depth = HP_DEFAULT_DEPTH;
-    if (v == NULL)
-        return;
-    st = parse_u64_st(v, 1, HP_MAX_DEPTH, &d);
-    if (st == PARSE_OK)
-        cfg->depth = (unsigned)d;
-    else
-        warn_bad(warn, "HEAPPROF_DEPTH", v,
-                 st == PARSE_SYNTAX ? "is not a whole number"
-                                    : "is out of range (1 to 256)",
-                 u64_text(dflt, sizeof dflt, HP_DEFAULT_DEPTH));
-}
-
-static void load_interval(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_INTERVAL");
-    char dflt[24];
-    uint64_t ns;
-    enum parse_status st;
-    cfg->interval_ns = HP_DEFAULT_INTERVAL_NS;
-    if (v == NULL)
-        return;
-    st = parse_seconds_st(v, HP_MAX_INTERVAL_NS, &ns);
-    if (st == PARSE_OK && ns != 0 && ns < HP_MIN_INTERVAL_NS)
-        st = PARSE_RANGE;
-    if (st == PARSE_OK)
-        cfg->interval_ns = ns;
-    else
-        warn_bad(warn, "HEAPPROF_INTERVAL", v,
-                 st == PARSE_SYNTAX ? "is not a number of seconds"
-                                    : "is out of range (0, or 0.01 to 604800 seconds)",
-                 u64_text(dflt, sizeof dflt, HP_DEFAULT_INTERVAL_NS / NS_PER_SEC));
-}
-
-static void load_flush(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_FLUSH_MS");
-    char dflt[24];
-    uint64_t ms;
-    enum parse_status st;
-    cfg->flush_ns = HP_DEFAULT_FLUSH_NS;
-    if (v == NULL)
-        return;
-    st = parse_u64_st(v, HP_MIN_FLUSH_MS, HP_MAX_FLUSH_MS, &ms);
-    if (st == PARSE_OK)
-        cfg->flush_ns = ms * 1000000ull;
-    else
-        warn_bad(warn, "HEAPPROF_FLUSH_MS", v,
-                 st == PARSE_SYNTAX ? "is not a whole number of milliseconds"
-                                    : "is out of range (1 to 60000)",
-                 u64_text(dflt, sizeof dflt, HP_DEFAULT_FLUSH_NS / 1000000ull));
-}
-
-static void load_headers(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_HEADERS");
-    uint64_t on;
-    cfg->headers = 1;
-    if (v == NULL)
-        return;
-    if (parse_u64_st(v, 0, 1, &on) == PARSE_OK)
-        cfg->headers = (int)on;
-    else
-        warn_bad(warn, "HEAPPROF_HEADERS", v, "is not 0 or 1", "1");
-}
-
-static void load_out(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_OUT");
-    size_t n;
-    memcpy(cfg->out_prefix, HP_DEFAULT_OUT, sizeof HP_DEFAULT_OUT);
-    if (v == NULL)
-        return;
-    /* The prefix must fit out_prefix with its terminator; strnlen so a huge
-     * value is not scanned to its end. */
-    n = strnlen(v, HP_OUT_PREFIX_MAX);
-    if (n == 0)
-        warn_bad(warn, "HEAPPROF_OUT", v, "is empty", "\"" HP_DEFAULT_OUT "\"");
-    else if (n >= HP_OUT_PREFIX_MAX)
-        warn_bad(warn, "HEAPPROF_OUT", v, "is longer than 1023 bytes",
-                 "\"" HP_DEFAULT_OUT "\"");
-    else
-        memcpy(cfg->out_prefix, v, n + 1);
-}
-
-static void load_http(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_HTTP");
-    hp_http_config h;
-    enum parse_status st;
-    memset(&cfg->http, 0, sizeof cfg->http);
-    if (v == NULL)
-        return;
-    st = parse_http_st(v, &h);
-    if (st == PARSE_OK)
-        cfg->http = h;
-    else if (v[0] == '\0')
-        warn_bad(warn, "HEAPPROF_HTTP", v, "is empty", "no HTTP server");
-    else
-        warn_bad(warn, "HEAPPROF_HTTP", v,
-                 st == PARSE_SYNTAX ? "is not [address]:port (:6060, 127.0.0.1:6060, [::1]:6060)"
-                                    : "has a port out of range (1 to 65535)",
-                 "no HTTP server");
-}
-
-static void load_signal(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
-    const char *v = get("HEAPPROF_SIGNAL");
-    const char *problem;
-    int signo = 0;
-    enum parse_status st;
-    cfg->dump_signal = 0;
-    if (v == NULL)
-        return;
-    st = parse_signal_st(v, &signo);
-    switch (st) {
-    case PARSE_OK:
-        cfg->dump_signal = signo;
-        return;
-    case PARSE_RANGE: problem = "is out of range (1 to SIGRTMAX)"; break;
-    case PARSE_UNCATCHABLE: problem = "cannot be caught by a handler"; break;
-    case PARSE_FAULT: problem = "is a fault signal (SEGV, BUS, FPE, ILL)"; break;
-    default: problem = v[0] == '\0' ? "is empty" : "is not a signal name or number"; break;
-    }
-    warn_bad(warn, "HEAPPROF_SIGNAL", v, problem, "no signal dumps");
-}
-
-void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
-{
+void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn) {
     /* Zero first so padding and unused prefix bytes are deterministic. */
     memset(cfg, 0, sizeof *cfg);
-    if (get == NULL) {
-        cfg->rate = HP_DEFAULT_RATE;
-        cfg->depth = HP_DEFAULT_DEPTH;
-        cfg->interval_ns = HP_DEFAULT_INTERVAL_NS;
-        cfg->flush_ns = HP_DEFAULT_FLUSH_NS;
-        memcpy(cfg->out_prefix, HP_DEFAULT_OUT, sizeof HP_DEFAULT_OUT);
-        cfg->headers = 1;
-        return;
-    }
-    load_rate(cfg, get, warn);
-    load_seed(cfg, get, warn);
-    load_depth(cfg, get, warn);
-    load_interval(cfg, get, warn);
-    load_flush(cfg, get, warn);
-    load_out(cfg, get, warn);
-    load_http(cfg, get, warn);
-    load_signal(cfg, get, warn);
-    load_headers(cfg, get, warn);
+    for (size_t i = 0; i < HP_ARRAY_LEN(k_options); i++)
+        load_option(cfg, &k_options[i], get, warn);
 }
 
-void hp_config_warn_stderr(const char *line)
-{
-    /* One write() of line + '\n' so lines from several processes (fork,
-     * exec'd children inheriting the environment) do not interleave.  Runs
-     * inside malloc: errno must come back unchanged. */
-    char buf[LINE_MAX_BYTES + 2];
-    int saved = errno;
-    /* A loop, not strnlen: callers pass buffers shorter than the bound, which
-     * GCC's -O3 flags (wrongly: the scan stops at the terminator). */
-    size_t n = 0;
-    while (n < LINE_MAX_BYTES && line[n] != '\0')
-        n++;
-    const char *p = buf;
-    memcpy(buf, line, n);
-    buf[n++] = '\n';
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break; /* stderr closed or full: nothing sensible to do */
-        p += w;
-        n -= (size_t)w;
-    }
-    errno = saved;
-}
+unsigned hp_option_count(void) { return (unsigned)HP_ARRAY_LEN(k_options); }
+
+const hp_option_info *hp_option_at(unsigned i) { return i < HP_ARRAY_LEN(k_options) ? &k_options[i].info : NULL; }

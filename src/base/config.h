@@ -36,27 +36,45 @@ typedef struct hp_config {
     int headers;            /* HEAPPROF_HEADERS: 1 (default) = pad sampled blocks over glibc; 0 = address set */
 } hp_config;
 
-#define HP_DEFAULT_RATE 524288u
-#define HP_DEFAULT_DEPTH 64u
+/* The defaults, as plain decimal literals: the options table in config.c
+ * turns each into its default text with HP_STR (the "; using 524288" of a
+ * warning, the README check) and parses that text, so a default is written
+ * only here. */
+#define HP_DEFAULT_RATE 524288
+#define HP_DEFAULT_DEPTH 64
 #define HP_MAX_DEPTH 256u
-#define HP_DEFAULT_INTERVAL_NS (60ull * 1000000000ull)
-#define HP_DEFAULT_FLUSH_NS (100ull * 1000000ull)
+#define HP_DEFAULT_INTERVAL_S 60
+#define HP_DEFAULT_INTERVAL_NS (HP_DEFAULT_INTERVAL_S * 1000000000ull)
+#define HP_DEFAULT_FLUSH_MS 100
+#define HP_DEFAULT_FLUSH_NS (HP_DEFAULT_FLUSH_MS * 1000000ull)
+#define HP_DEFAULT_HEADERS 1
 #define HP_DEFAULT_OUT "heapprof"
 
 /* Looks a variable up; NULL when unset. Production passes secure_getenv. */
 typedef const char *(*hp_getenv_fn)(const char *name);
-/* Receives one complete warning line (no trailing newline). */
+/* Receives one complete warning line (no trailing newline). Production passes
+ * hp_warn (base/warn.h). */
 typedef void (*hp_warn_fn)(const char *line);
 
 /* Fills *cfg from the environment. Never fails: bad values warn and fall back. */
 void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn);
 
-/* The production warn function: writes line + "\n" to fd 2 in one write(2),
- * without stdio or malloc, preserving errno. */
-void hp_config_warn_stderr(const char *line);
+/* The options table, read-only: one entry per HEAPPROF_* variable the library
+ * reads, in the order they are loaded (and warned about). */
+typedef struct hp_option_info {
+    const char *name;         /* "HEAPPROF_RATE" */
+    const char *default_text; /* "524288", "heapprof", or "unset" (HP_OPTION_UNSET) */
+    const char *description;  /* one line */
+} hp_option_info;
+#define HP_OPTION_UNSET "unset"
+unsigned hp_option_count(void);
+/* NULL when i >= hp_option_count(). */
+const hp_option_info *hp_option_at(unsigned i);
 
-/* The parsers behind it, exposed for tests and for the future HTTP/API code.
- * Each returns 0 on success, -1 when the text is not acceptable. */
+/* Test-only: the parsers behind hp_config_load, for tests/unit/test_config.c
+ * and fuzz/fuzz_config.c (no production caller; the loader uses the same code
+ * through the table). Each returns 0 on success, -1 when the text is not
+ * acceptable, and leaves *out alone then. */
 int hp_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 int hp_parse_bytes(const char *text, uint64_t max, uint64_t *out); /* accepts k/K/m/M/g/G (KiB...) suffixes */
 int hp_parse_seconds_ns(const char *text, uint64_t max_ns, uint64_t *out_ns); /* "2", "0.5", "1.25" */

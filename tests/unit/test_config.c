@@ -17,6 +17,7 @@
 
 #include "base/common.h"
 #include "base/config.h"
+#include "base/warn.h"
 
 /* ---- fake environment ---- */
 
@@ -703,7 +704,8 @@ static void test_parsers_direct(void **state)
     assert_int_equal(hp_parse_seconds_ns("", UINT64_MAX, &v), -1);
 }
 
-/* The production sink writes exactly line + "\n" to fd 2. */
+/* The production sink (hp_warn, which runtime.c passes to hp_config_load)
+ * writes exactly line + "\n" to fd 2. */
 static void test_warn_stderr(void **state)
 {
     (void)state;
@@ -715,7 +717,7 @@ static void test_warn_stderr(void **state)
     assert_int_equal(pipe(fds), 0);
     assert_true(dup2(fds[1], 2) >= 0);
     errno = 1234;
-    hp_config_warn_stderr("heapprof: hello");
+    hp_warn("heapprof: hello");
     assert_int_equal(errno, 1234); /* errno preserved: it runs inside malloc */
     assert_true(dup2(saved, 2) >= 0);
     close(saved);
