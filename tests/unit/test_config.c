@@ -704,6 +704,38 @@ static void test_parsers_direct(void **state)
     assert_int_equal(hp_parse_seconds_ns("", UINT64_MAX, &v), -1);
 }
 
+/* The options table (hp_option_at): well formed, and every default text,
+ * set explicitly, is accepted silently and gives the default configuration
+ * (the loader parses the default text itself, so a default outside its own
+ * range would otherwise go unnoticed). */
+static void test_option_table(void **state)
+{
+    (void)state;
+    hp_config dflt, cfg;
+    unsigned n = hp_option_count();
+    load(&dflt);
+    assert_int_equal(n, 9);
+    assert_null(hp_option_at(n));
+    for (unsigned i = 0; i < n; i++) {
+        const hp_option_info *o = hp_option_at(i);
+        assert_non_null(o);
+        assert_int_equal(strncmp(o->name, "HEAPPROF_", 9), 0);
+        assert_true(o->default_text[0] != '\0');
+        assert_true(o->description[0] != '\0' && strlen(o->description) <= 80);
+        assert_null(strchr(o->description, '\n'));
+        for (unsigned j = 0; j < i; j++)
+            assert_string_not_equal(hp_option_at(j)->name, o->name);
+        if (strcmp(o->default_text, HP_OPTION_UNSET) == 0)
+            continue;
+        env_clear();
+        env_set(o->name, o->default_text);
+        load(&cfg);
+        if (g_warn_count != 0)
+            fail_msg("%s=%s (its default) warned: %s", o->name, o->default_text, g_warn_last);
+        assert_memory_equal(&cfg, &dflt, sizeof cfg);
+    }
+}
+
 /* The production sink (hp_warn, which runtime.c passes to hp_config_load)
  * writes exactly line + "\n" to fd 2. */
 static void test_warn_stderr(void **state)
@@ -756,6 +788,7 @@ int main(void)
         cmocka_unit_test_setup(test_escaping, setup),
         cmocka_unit_test_setup(test_interval_locale_independent, setup),
         cmocka_unit_test_setup(test_parsers_direct, setup),
+        cmocka_unit_test_setup(test_option_table, setup),
         cmocka_unit_test_setup(test_warn_stderr, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
