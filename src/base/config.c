@@ -450,7 +450,7 @@ enum option_kind {
 typedef struct option {
     hp_option_info info; /* name, default text (parsed like a set value), description */
     enum option_kind kind;
-    uint64_t min, max;   /* accepted range, in the stored unit except for KIND_U64 (the text's unit) */
+    uint64_t min, max;   /* accepted: bytes, a number before scale, ns, a path's length or a port */
     uint64_t scale;      /* KIND_U64: stored = accepted * scale (ms -> ns); 0 means 1 */
     int zero_off;        /* 0 is accepted below min: it means "off" */
     size_t offset, size; /* the hp_config field */

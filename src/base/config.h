@@ -36,10 +36,10 @@ typedef struct hp_config {
     int headers;            /* HEAPPROF_HEADERS: 1 (default) = pad sampled blocks over glibc; 0 = address set */
 } hp_config;
 
-/* The defaults, as plain decimal literals: the options table in config.c
- * turns each into its default text with HP_STR (the "; using 524288" of a
- * warning, the README check) and parses that text, so a default is written
- * only here. */
+/* The defaults, as plain literals: the options table in config.c turns each
+ * into its default text by stringizing it (the "using 524288" of a warning,
+ * the README check) and loads that text with the option's own parser, so a
+ * default is written only here. */
 #define HP_DEFAULT_RATE 524288
 #define HP_DEFAULT_DEPTH 64
 #define HP_MAX_DEPTH 256u
