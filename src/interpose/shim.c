@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "interpose/allocator_origin.h"
 #include "interpose/bootstrap_arena.h"
 #include "base/common.h"
 #include "interpose/shim.h"
@@ -45,10 +46,7 @@ static _Atomic int resolve_state;
  * real malloc: mixing glibc's valloc with jemalloc's free would corrupt
  * the heap. Otherwise we build it from memalign. */
 static void *same_object(void *fn, const void *base) {
-    Dl_info info;
-    if (!fn || !dladdr(fn, &info) || info.dli_fbase != base)
-        return NULL;
-    return fn;
+    return fn && hp_object_of(fn) == base ? fn : NULL;
 }
 
 static HP_NOINLINE void resolve_real(void) {
@@ -62,10 +60,7 @@ static HP_NOINLINE void resolve_real(void) {
     r.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
     r.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
     r.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
-    void *base = NULL;
-    Dl_info info;
-    if (r.malloc && dladdr((void *)r.malloc, &info))
-        base = info.dli_fbase;
+    const void *base = hp_object_of((void *)r.malloc);
     r.posix_memalign = (int (*)(void **, size_t, size_t))same_object(dlsym(RTLD_NEXT, "posix_memalign"), base);
     r.aligned_alloc = (void *(*)(size_t, size_t))same_object(dlsym(RTLD_NEXT, "aligned_alloc"), base);
     r.memalign = (void *(*)(size_t, size_t))same_object(dlsym(RTLD_NEXT, "memalign"), base);
@@ -77,12 +72,12 @@ static HP_NOINLINE void resolve_real(void) {
         }
         _exit(127); /* no allocator at all: the host cannot run either way */
     }
-    /* glibc exports its allocator under __libc_* too: all four the same means
-     * the memory below every pointer is a glibc chunk header (sample_mark.h). */
-    hp_mark_note_allocator(r.malloc == dlsym(RTLD_NEXT, "__libc_malloc") &&
-                           (void *)r.free == dlsym(RTLD_NEXT, "__libc_free") &&
-                           (void *)r.calloc == dlsym(RTLD_NEXT, "__libc_calloc") &&
-                           (void *)r.realloc == dlsym(RTLD_NEXT, "__libc_realloc") &&
+    /* HEADER mode only when all of them are glibc's own (sample_mark.h): then
+     * the 16 bytes below every pointer are a glibc chunk header. Decided by
+     * the object that defines them, not by comparing with __libc_malloc & co.,
+     * which tcmalloc and mimalloc export as aliases of their own functions. */
+    hp_mark_note_allocator(hp_object_is_glibc(base) && same_object((void *)r.free, base) &&
+                           same_object((void *)r.calloc, base) && same_object((void *)r.realloc, base) &&
                            r.malloc_usable_size != NULL);
     real = r;
     atomic_store_explicit(&resolve_state, 2, memory_order_release);

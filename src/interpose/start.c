@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include "control/start.h"
+#include "interpose/allocator_origin.h"
 #include "interpose/shim.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
@@ -19,6 +20,12 @@ __attribute__((constructor)) static void heapprof_start(void) {
             return;
         sched_yield();
     }
+    /* Here, once, and before any heapprof lock exists to be held: an
+     * allocator preloaded before us gets every call, and without this line
+     * the profiles would just be empty. Rate 0 (off, or a setuid program)
+     * samples nothing anyway. */
+    if (hp_current_rate() != 0)
+        hp_warn_if_malloc_not_ours();
     int guard = hp_guard_enter(); /* the flusher's thread stack, TLS, atexit entry are ours */
     hp_control_start();
     hp_guard_leave(guard);
