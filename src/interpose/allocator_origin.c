@@ -32,8 +32,8 @@ int hp_warn_if_malloc_not_ours(void) {
     if (info.dli_fbase == hp_object_of((const void *)hp_object_of))
         return 0;
     const char *who = info.dli_fname && info.dli_fname[0] ? info.dli_fname : "the program itself";
-    hp_warnf("heapprof: the program's malloc is %s's, not heapprof's (an allocator loaded before "
-             "libheapprof.so): nothing will be sampled; put libheapprof.so first in LD_PRELOAD",
+    hp_warnf("heapprof: the program calls the malloc of %s, not heapprof's: nothing will be sampled "
+             "(put libheapprof.so first in LD_PRELOAD)",
              who);
     return 1;
 }

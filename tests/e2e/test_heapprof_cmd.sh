@@ -1,7 +1,8 @@
 #!/bin/bash
 # The heapprof command (scripts/heapprof):
-#   - run form: sets HEAPPROF_* from its options, appends the library to an
-#     existing LD_PRELOAD, keeps the program's stdout and exit status (7)
+#   - run form: sets HEAPPROF_* from its options, puts the library first in
+#     LD_PRELOAD (keeping what is there: issue 11 defect 3), keeps the
+#     program's stdout and exit status (7)
 #   - finds the library relative to itself in an installed layout
 #     (PREFIX/bin/heapprof + PREFIX/lib/libheapprof.so) without HEAPPROF_LIB
 #   - errors are one "heapprof:" line with status 127 (no such program), 126
@@ -40,8 +41,8 @@ check "--quiet: nothing on stderr" test ! -s "$TMP/env.err"
 check "LD_PRELOAD set to the library" grep -qx "LD_PRELOAD=$(readlink -f "$HEAPPROF_LIB")" "$TMP/env.out"
 RC=0
 LD_PRELOAD=libm.so.6 "$H" -q -- env >"$TMP/env2.out" 2>&1 || RC=$?
-check "existing LD_PRELOAD kept, library appended" \
-    grep -qx "LD_PRELOAD=libm.so.6:$(readlink -f "$HEAPPROF_LIB")" "$TMP/env2.out"
+check "existing LD_PRELOAD kept, library put first" \
+    grep -qx "LD_PRELOAD=$(readlink -f "$HEAPPROF_LIB"):libm.so.6" "$TMP/env2.out"
 
 # Installed layout: PREFIX/bin/heapprof finds PREFIX/lib/libheapprof.so.
 mkdir -p "$TMP/prefix/bin" "$TMP/prefix/lib"
