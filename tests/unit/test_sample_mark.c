@@ -11,13 +11,13 @@
 
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "interpose/allocator_origin.h"
 #include "record/sample_mark.h"
 #include "test_child.h"
 
@@ -107,9 +107,8 @@ static void test_unrecorded_block_is_marked(void **state) {
  * its blocks (under ThreadSanitizer, maybe not even a mapped page), which is
  * exactly the case where heapprof uses the address set instead. */
 static int malloc_is_glibc(void) {
-    void *libc_malloc = dlsym(RTLD_DEFAULT, "__libc_malloc");
     void *(*volatile m)(size_t) = malloc;
-    return libc_malloc && (void *)m == libc_malloc;
+    return hp_object_is_glibc(hp_object_of((const void *)m));
 }
 
 /* Thousands of plain glibc blocks of many sizes, freed and reused: none is
