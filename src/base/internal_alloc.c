@@ -5,7 +5,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* glibc's own entry points: exported, stable since 2.2.5, and not interposed. */
+/* glibc's own entry points, exported since 2.2.5, which we never interpose
+ * (tcmalloc and mimalloc export them as aliases of theirs: a consistent pair). */
 extern void *__libc_malloc(size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);

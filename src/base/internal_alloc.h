@@ -1,8 +1,10 @@
 /* The profiler's own heap memory.
  *
- * It comes straight from glibc (__libc_malloc & co.), never through our own
+ * It comes straight from __libc_malloc & co., never through our own
  * interposed malloc, so it can neither be sampled nor recurse, and it works the
  * same when another allocator (jemalloc in redis-server) sits behind RTLD_NEXT.
+ * tcmalloc and mimalloc define those names too: then the memory is theirs,
+ * always allocated and freed by the same allocator.
  * Every byte is counted so the profile can report the profiler's footprint. */
 #ifndef HEAPPROF_INTERNAL_ALLOC_H
 #define HEAPPROF_INTERNAL_ALLOC_H
