@@ -14,22 +14,12 @@
 #include <cmocka.h>
 
 #include "interpose/allocator_origin.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
+#include "test_sanitizer.h"
 
 static void test_glibc_functions_are_glibc(void **state) {
     (void)state;
     assert_int_equal(hp_object_is_glibc(hp_object_of((const void *)gnu_get_libc_release)), 1);
-    if (UNDER_SANITIZER)
+    if (TEST_UNDER_ASAN || TEST_UNDER_TSAN)
         skip(); /* malloc is the sanitizer's there */
     void *(*volatile m)(size_t) = malloc;
     assert_int_equal(hp_object_is_glibc(hp_object_of((const void *)m)), 1);
