@@ -16,8 +16,9 @@ const void *hp_object_of(const void *fn);
 int hp_object_is_glibc(const void *base);
 
 /* At start-up, outside any malloc and any heapprof lock: when the malloc the
- * program calls (the first definition in the global scope) is not this
- * library's, prints one "heapprof:" line saying which object's it is. The
+ * program calls (the first object in the global scope that defines it, read
+ * from the dynamic symbol tables of the objects before this library) is not
+ * this library's, prints one "heapprof:" line saying whose it is. The
  * library then sees none of the program's allocations. 1 when it warned. */
 int hp_warn_if_malloc_not_ours(void);
 

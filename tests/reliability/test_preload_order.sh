@@ -10,8 +10,12 @@
 #     libheapprof.so"), the library prints exactly one "heapprof:" line naming
 #     the allocator, and the program's stdout and status are unchanged;
 #   - nothing is printed when heapprof comes first, nor at HEAPPROF_RATE=0
-#     (sampling off on purpose).
-# Run over jemalloc, tcmalloc and mimalloc, those installed.
+#     (sampling off on purpose);
+# run over jemalloc, tcmalloc and mimalloc, those installed. And:
+#   - a program built without PIE that takes malloc's address (its "malloc"
+#     in the global scope is its own PLT stub, as in Debian's python3) is
+#     sampled, with nothing printed;
+#   - a program with its own malloc family gets one line saying so.
 . "$(dirname "$0")/lib.sh"
 need_go
 H=$RELI_SRC/../../scripts/heapprof
@@ -69,5 +73,30 @@ for a in libjemalloc.so.2 libtcmalloc.so.4 libmimalloc.so.2; do
     check "$n: after $a at HEAPPROF_RATE=0: exit 0, stderr empty ($(head -c 200 "$TMP/$n.off.err"))" \
         bash -c "[ $RC -eq 0 ] && [ ! -s '$TMP/$n.off.err' ]"
 done
-[ "$ran" -gt 0 ] || skip "none of jemalloc, tcmalloc, mimalloc is installed"
+[ "$ran" -gt 0 ] || note "none of jemalloc, tcmalloc, mimalloc is installed: only the checks below ran"
+
+# A program built without PIE that takes malloc's address (Debian's python3):
+# the global scope's "malloc" is the program's PLT stub, which still jumps to
+# heapprof's. Silent, and sampled.
+RC=0
+timeout 60 env HEAPPROF_RATE=1 HEAPPROF_OUT="$TMP/nopie" LD_PRELOAD="$HEAPPROF_LIB" "$RELI_BIN/nopie_addr" \
+    >"$TMP/nopie.out" 2>"$TMP/nopie.err" || RC=$?
+f=$(series "$TMP/nopie" | tail -1)
+samples=$([ -n "$f" ] && comment "$f" samples)
+check "non-PIE program taking malloc's address: exit 0, stderr empty, sampled (status $RC, samples=${samples:-?}: $(head -c 200 "$TMP/nopie.err"))" \
+    bash -c "[ $RC -eq 0 ] && [ ! -s '$TMP/nopie.err' ] && [ '${samples:-0}' -ge 100 ]"
+if [ -f "$libdir/libjemalloc.so.2" ]; then
+    RC=0
+    timeout 60 env HEAPPROF_OUT="$TMP/nopie.late" LD_PRELOAD="$libdir/libjemalloc.so.2 $HEAPPROF_LIB" \
+        "$RELI_BIN/nopie_addr" >"$TMP/nopie.late.out" 2>"$TMP/nopie.late.err" || RC=$?
+    check "non-PIE program, heapprof after jemalloc: one line naming jemalloc ($(head -c 300 "$TMP/nopie.late.err"))" \
+        bash -c "[ $RC -eq 0 ] && [ \$(wc -l <'$TMP/nopie.late.err') -eq 1 ] && grep -q '^heapprof: .*libjemalloc.so.2.*nothing will be sampled' '$TMP/nopie.late.err'"
+fi
+
+# A program with its own malloc family: nothing can be sampled, one line.
+RC=0
+timeout 60 env HEAPPROF_OUT="$TMP/own" LD_PRELOAD="$HEAPPROF_LIB" "$RELI_BIN/own_malloc" \
+    >"$TMP/own.out" 2>"$TMP/own.err" || RC=$?
+check "program with its own malloc: exit 0, stdout kept, one line ($(head -c 300 "$TMP/own.err"))" \
+    bash -c "[ $RC -eq 0 ] && grep -qx 'own_malloc: ok' '$TMP/own.out' && [ \$(wc -l <'$TMP/own.err') -eq 1 ] && grep -q '^heapprof: the program has its own malloc' '$TMP/own.err'"
 finish
