@@ -20,7 +20,7 @@ __attribute__((constructor)) static void heapprof_start(void) {
             return;
         sched_yield();
     }
-    /* Here, once, and before any heapprof lock exists to be held: an
+    /* Here, once, outside any malloc and any heapprof lock: an
      * allocator preloaded before us gets every call, and without this line
      * the profiles would just be empty. Rate 0 (off, or a setuid program)
      * samples nothing anyway. */
