@@ -7,6 +7,7 @@
 #include "interpose/shim.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
+#include "record/stack.h"
 
 __attribute__((constructor)) static void heapprof_start(void) {
     if (!hp_interpose_ready())
@@ -20,6 +21,7 @@ __attribute__((constructor)) static void heapprof_start(void) {
         sched_yield();
     }
     int guard = hp_guard_enter(); /* the flusher's thread stack, TLS, atexit entry are ours */
+    hp_stack_load(); /* dlopen: here, never inside an allocation */
     hp_control_start();
     hp_guard_leave(guard);
 }
