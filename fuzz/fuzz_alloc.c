@@ -7,6 +7,7 @@
  * made to fail so the ENOMEM paths run too. */
 #include "base/internal_alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -66,3 +67,16 @@ void hp_pages_free(void *p, size_t bytes)
 
 /* Not tracked here: nothing the fuzzers link reports it. */
 size_t hp_own_bytes(void) { return 0; }
+
+/* As in src/base/internal_alloc.c, on the hp_realloc above (so an armed
+ * failure reaches the callers' growth paths too). */
+void *hp_array_grow(void *array, size_t *cap, size_t elem_size, size_t first, size_t max_cap)
+{
+    size_t ncap = *cap ? *cap * 2 : first;
+    if (ncap < *cap || ncap > max_cap || (elem_size && ncap > SIZE_MAX / elem_size))
+        return NULL;
+    void *grown = hp_realloc(array, ncap * elem_size);
+    if (grown)
+        *cap = ncap;
+    return grown;
+}

@@ -15,7 +15,20 @@
  * LINGER_MS to let the client read it before the close, at most
  * MAX_DELTA_WAITS connections waiting on ?seconds= at once, N <= 300.
  * One request per connection ("Connection: close"): keep-alive would only
- * add state, and pprof clients fetch one profile per connection anyway. */
+ * add state, and pprof clients fetch one profile per connection anyway.
+ *
+ * Descriptors the program took back: a daemon may close every descriptor
+ * above 2 (closefrom) and open its own, which then get our numbers. Every
+ * descriptor the server holds is remembered with the identity of what it
+ * refers to (st_dev + st_ino from fstat, taken when it was made: socket
+ * inodes are unique while the socket lives), and that identity is checked
+ * before each accept, recv, send, shutdown and close. A descriptor that
+ * fails the check (EBADF, or another inode) is not ours any more: it is
+ * forgotten, never closed. The listener gone means the server stops, with
+ * one line. A check and the use that follows are two system calls, so a
+ * program that closes and reuses a number from another thread in the few
+ * microseconds between them is not covered; closefrom() run while the
+ * server sleeps in poll() (the usual case) is. */
 #include "control/http_server.h"
 
 #include <arpa/inet.h>
@@ -28,6 +41,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,8 +72,15 @@
 
 enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_WRITING, CONN_LINGER };
 
+/* What a descriptor referred to when heapprof made it. */
+typedef struct fd_id {
+    dev_t dev;
+    ino_t ino;
+} fd_id;
+
 typedef struct conn {
     int fd;
+    fd_id id;
     enum conn_state state;
     uint64_t deadline_ms; /* CLOCK_MONOTONIC; what happens then depends on state */
     int head_only;        /* HEAD: headers as for GET, no body */
@@ -78,6 +99,7 @@ typedef struct conn {
 
 static conn *conns; /* MAX_CONNS of them, from hp_calloc at start */
 static int listen_fd = -1;
+static fd_id listen_id;
 static uint64_t accept_paused_until_ms;
 static char listen_name[80]; /* "127.0.0.1:6060", for messages */
 
@@ -88,21 +110,51 @@ static char listen_name[80]; /* "127.0.0.1:6060", for messages */
  * child only needs each slot to hold a whole value, and a slot is cleared
  * before its close so a number reused by the program is never closed. */
 static _Atomic int owned_fds[MAX_CONNS + 1];
+/* The identity of each, for the child to check before its close. */
+static fd_id owned_ids[MAX_CONNS + 1];
 
 static uint64_t now_ms(void) { return hp_now_ns(CLOCK_MONOTONIC) / 1000000u; }
+
+/* fstat is async-signal-safe: these are used in the atfork child too. */
+static int fd_identify(int fd, fd_id *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    out->dev = st.st_dev;
+    out->ino = st.st_ino;
+    return 0;
+}
+
+/* 1 when fd still refers to what it did when id was taken. */
+static int fd_is(int fd, const fd_id *id)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == id->dev && st.st_ino == id->ino;
+}
+
+static void own_fd(int slot, int fd, const fd_id *id)
+{
+    owned_ids[slot] = *id;
+    atomic_store_explicit(&owned_fds[slot], fd, memory_order_relaxed);
+}
 
 
 /* ---- connections ---- */
 
+/* Frees the connection's slot; closes its descriptor only if it is still
+ * ours (the program may have closed it and reused the number). */
 static void close_conn(conn *c)
 {
     int index = (int)(c - conns);
     atomic_store_explicit(&owned_fds[index], -1, memory_order_relaxed);
-    /* shutdown first: if a forked child still holds a copy of this socket
-     * (accepted in the instant before a fork), close alone would send no FIN
-     * and the client would wait for the child. */
-    shutdown(c->fd, SHUT_RDWR);
-    close(c->fd);
+    if (fd_is(c->fd, &c->id)) {
+        /* shutdown first: if a forked child still holds a copy of this socket
+         * (accepted in the instant before a fork), close alone would send no
+         * FIN and the client would wait for the child. */
+        shutdown(c->fd, SHUT_RDWR);
+        close(c->fd);
+    }
     hp_free(c->out);
     hp_free(c->base);
     c->out = NULL;
@@ -369,8 +421,20 @@ static void handle_request(conn *c)
 
 /* ---- the poll loop ---- */
 
+/* Before each recv/send on a connection: 0 (and the slot freed, the
+ * descriptor untouched) when the number is no longer our socket. */
+static int conn_still_ours(conn *c)
+{
+    if (fd_is(c->fd, &c->id))
+        return 1;
+    close_conn(c); /* sees it is not ours: only frees the slot */
+    return 0;
+}
+
 static void on_readable(conn *c)
 {
+    if (!conn_still_ours(c))
+        return;
     ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
@@ -393,6 +457,8 @@ static void on_readable(conn *c)
 
 static void on_writable(conn *c, uint64_t now)
 {
+    if (!conn_still_ours(c))
+        return;
     while (c->out_off < c->out_len) {
         ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -409,6 +475,8 @@ static void on_writable(conn *c, uint64_t now)
      * of headers). So: FIN, then read and discard briefly, then close. */
     hp_free(c->out);
     c->out = NULL;
+    if (!conn_still_ours(c))
+        return;
     shutdown(c->fd, SHUT_WR);
     c->state = CONN_LINGER;
     c->lingered = 0;
@@ -418,6 +486,8 @@ static void on_writable(conn *c, uint64_t now)
 static void on_linger_readable(conn *c)
 {
     char scratch[4096];
+    if (!conn_still_ours(c))
+        return;
     ssize_t n = recv(c->fd, scratch, sizeof scratch, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
@@ -443,7 +513,7 @@ static void on_deadline(conn *c)
 
 /* When all slots are taken: a best-effort 503 and the connection is closed
  * at once, so the newcomer learns quickly instead of waiting in the backlog. */
-static void refuse_busy(int fd)
+static void refuse_busy(int fd, const fd_id *id)
 {
     static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
                               "Content-Type: text/plain; charset=utf-8\r\n"
@@ -452,12 +522,17 @@ static void refuse_busy(int fd)
                               "Connection: close\r\n"
                               "\r\n"
                               "heapprof: too many connections, retry shortly\n";
+    if (!fd_is(fd, id))
+        return;
     ssize_t ignored = send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)ignored;
+    if (!fd_is(fd, id))
+        return;
     shutdown(fd, SHUT_RDWR);
     close(fd);
 }
 
+/* The listener is not ours any more: it is forgotten, never closed. */
 static void stop_listening(const char *why)
 {
     hp_warnf("heapprof: HTTP server on %s stopped: %s", listen_name, why);
@@ -465,9 +540,28 @@ static void stop_listening(const char *why)
     listen_fd = -1;
 }
 
+/* Before each use of the listener: 1 when it is still the socket we bound. */
+static int listener_still_ours(void)
+{
+    if (listen_fd < 0)
+        return 0;
+    struct stat st;
+    if (fstat(listen_fd, &st) != 0) {
+        stop_listening("its socket was closed by the program");
+        return 0;
+    }
+    if (st.st_dev != listen_id.dev || st.st_ino != listen_id.ino) {
+        stop_listening("its socket was closed by the program, whose descriptor now has that number (left alone)");
+        return 0;
+    }
+    return 1;
+}
+
 static void on_acceptable(uint64_t now)
 {
     for (int k = 0; k < ACCEPT_BATCH; k++) {
+        if (!listener_still_ours())
+            return;
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == ECONNABORTED || errno == EINTR || errno == EPROTO)
@@ -481,22 +575,26 @@ static void on_acceptable(uint64_t now)
                 stop_listening("its socket was closed by the program");
             return;
         }
+        fd_id id;
+        if (fd_identify(fd, &id) != 0)
+            continue; /* closed by the program already: the number is not ours */
         conn *c = NULL;
         for (int i = 0; i < MAX_CONNS && !c; i++)
             if (conns[i].state == CONN_FREE)
                 c = &conns[i];
         if (!c) {
-            refuse_busy(fd);
+            refuse_busy(fd, &id);
             continue;
         }
         c->fd = fd;
+        c->id = id;
         c->in_len = 0;
         c->head_only = 0;
         c->base = NULL;
         c->out = NULL;
         c->state = CONN_READING;
         c->deadline_ms = now + READ_TIMEOUT_MS;
-        atomic_store_explicit(&owned_fds[c - conns], fd, memory_order_relaxed);
+        own_fd((int)(c - conns), fd, &id);
     }
 }
 
@@ -508,7 +606,7 @@ static void serve_forever(void)
         uint64_t now = now_ms();
         int n = 0;
         uint64_t next = UINT64_MAX;
-        if (listen_fd >= 0 && now >= accept_paused_until_ms) {
+        if (listen_fd >= 0 && now >= accept_paused_until_ms && listener_still_ours()) {
             pfd[n] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
             who[n++] = NULL;
         } else if (listen_fd >= 0) {
@@ -553,12 +651,7 @@ static void serve_forever(void)
                 continue;
             }
             if (re & POLLNVAL) { /* closed under us by the program: forget it */
-                atomic_store_explicit(&owned_fds[c - conns], -1, memory_order_relaxed);
-                hp_free(c->out);
-                hp_free(c->base);
-                c->out = NULL;
-                c->base = NULL;
-                c->state = CONN_FREE;
+                close_conn(c);     /* frees the slot; the number is not ours to close */
                 continue;
             }
             switch (c->state) {
@@ -590,10 +683,11 @@ static void *server_main(void *arg)
 static void after_fork_child(void)
 {
     /* The port belongs to the parent; this process has no server thread.
-     * Only close(): async-signal-safe, as a handler after fork must be. */
+     * Only fstat() and close(): async-signal-safe, as a handler after fork
+     * must be. A number the program reused is left alone. */
     for (int i = 0; i <= MAX_CONNS; i++) {
         int fd = atomic_exchange_explicit(&owned_fds[i], -1, memory_order_relaxed);
-        if (fd >= 0)
+        if (fd >= 0 && fd_is(fd, &owned_ids[i]))
             close(fd);
     }
 }
@@ -669,8 +763,14 @@ int hp_http_start(void)
         conns = NULL;
         return -fd;
     }
+    if (fd_identify(fd, &listen_id) != 0) { /* cannot fail on a descriptor we just made */
+        close(fd);
+        hp_free(conns);
+        conns = NULL;
+        return EBADF;
+    }
     listen_fd = fd;
-    atomic_store_explicit(&owned_fds[MAX_CONNS], fd, memory_order_relaxed);
+    own_fd(MAX_CONNS, fd, &listen_id);
     if (!h->loopback)
         hp_warnf("heapprof: HTTP server on %s is reachable from other machines: anyone who can connect can "
                   "read this program's heap profiles",

@@ -8,6 +8,7 @@
 #include "interpose/shim.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
+#include "record/stack.h"
 
 __attribute__((constructor)) static void heapprof_start(void) {
     if (!hp_interpose_ready())
@@ -27,6 +28,7 @@ __attribute__((constructor)) static void heapprof_start(void) {
     if (hp_current_rate() != 0)
         hp_warn_if_malloc_not_ours();
     int guard = hp_guard_enter(); /* the flusher's thread stack, TLS, atexit entry are ours */
+    hp_stack_load(); /* dlopen: here, never inside an allocation */
     hp_control_start();
     hp_guard_leave(guard);
 }
