@@ -12,6 +12,7 @@
 #include "control/http_server.h"
 #include "control/signal_dump.h"
 #include "control/state.h"
+#include "export/cxx_names.h"
 #include "record/runtime.h"
 
 int hp_profiling_start(void) {
@@ -23,6 +24,9 @@ int hp_profiling_start(void) {
     if (hp_flusher_running())
         goto out;
     hp_series_init();
+    /* Loader look-ups now, on a program thread that holds no heapprof lock:
+     * never later under one (docs/design.md, "Locks"). */
+    hp_demangler_setup();
     err = hp_state_init();
     if (err) {
         hp_warn("heapprof: out of memory at start-up; profiling is off");
