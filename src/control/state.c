@@ -28,6 +28,8 @@ hp_profile *hp_state_profile(void) { return profile; }
 hp_maps *hp_state_maps(void) { return maps; }
 
 void hp_state_drain(void) {
+    /* Threads that missed a rate change's kick (kick_lock is a leaf lock). */
+    hp_recorder_rekick();
     hp_spill_drain(hp_profile_apply_cb, profile);
     hp_rings_drain(hp_profile_apply_cb, profile);
     /* Spilled frees may have been pushed while the rings were drained. */

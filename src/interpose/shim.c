@@ -103,8 +103,11 @@ static inline int countdown(size_t size) {
     /* malloc(0) returns a real block: it is charged as one byte, so it can be
      * sampled and its weight (sampler.c) is finite. */
     size_t charged = size + (size == 0);
-    if (HP_LIKELY(charged < hp_tls_bytes_left)) {
-        hp_tls_bytes_left -= charged;
+    /* Relaxed load and store (plain moves, not a locked RMW): a rate change
+     * may store 0 here from another thread (record/recorder.c, kicks). */
+    uint64_t left = atomic_load_explicit(&hp_tls_bytes_left, memory_order_relaxed);
+    if (HP_LIKELY(charged < left)) {
+        atomic_store_explicit(&hp_tls_bytes_left, left - charged, memory_order_relaxed);
         return 1;
     }
     return 0;
