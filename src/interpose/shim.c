@@ -398,8 +398,13 @@ HP_EXPORT void *valloc(size_t n) {
 
 HP_EXPORT void *pvalloc(size_t n) {
     size_t page = 4096;
-    if (HP_UNLIKELY(!ready()))
+    if (HP_UNLIKELY(!ready())) {
+        if (n > SIZE_MAX - page) { /* rounding up would wrap to a tiny block */
+            errno = ENOMEM;
+            return NULL;
+        }
         return arena_or_enomem(n ? (n + page - 1) & ~(page - 1) : page, page);
+    }
     page = page_size();
     if (n > SIZE_MAX - page) {
         errno = ENOMEM;
