@@ -19,14 +19,18 @@ int hp_profiling_start(void) {
     /* Called from the constructor and from heapprof_set_rate: once only. */
     static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
     static int handlers_registered;
+    /* Loader look-ups first, on a program thread, outside start_lock as well
+     * as every other heapprof lock: a thread in a dlopen'ed constructor that
+     * calls heapprof_set_rate holds the loader lock and then waits for
+     * start_lock (docs/design.md, "Locks"). Repeating it is harmless; once
+     * running, there is nothing to start (the lock below decides). */
+    if (!hp_flusher_running())
+        hp_demangler_setup();
     pthread_mutex_lock(&start_lock);
     int err = 0;
     if (hp_flusher_running())
         goto out;
     hp_series_init();
-    /* Loader look-ups now, on a program thread that holds no heapprof lock:
-     * never later under one (docs/design.md, "Locks"). */
-    hp_demangler_setup();
     err = hp_state_init();
     if (err) {
         hp_warn("heapprof: out of memory at start-up; profiling is off");
