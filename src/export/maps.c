@@ -343,6 +343,13 @@ void hp_maps_refresh(hp_maps *m) {
     pthread_mutex_unlock(&m->mu);
 }
 
+uint64_t hp_maps_walks(hp_maps *m) {
+    pthread_mutex_lock(&m->mu);
+    uint64_t n = m->gen;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
 size_t hp_maps_count(hp_maps *m) {
     if (!m)
         return 0;

@@ -30,6 +30,9 @@ void hp_maps_free(hp_maps *m);
  * program may wait for while it holds a loader lock. */
 void hp_maps_refresh(hp_maps *m);
 
+/* Test-only: how many refreshes walked the loader's object list. */
+uint64_t hp_maps_walks(hp_maps *m);
+
 /* Mappings in pprof order: the executable first. Entries never move or
  * change once published, so a pointer stays valid until hp_maps_free, even
  * across a refresh by another thread. */
