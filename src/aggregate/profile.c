@@ -86,6 +86,11 @@ struct hp_profile {
     size_t store_bytes;
     hp_id_table live;
     hp_id_table pending; /* frees that arrived before their allocation */
+    /* Where such a free waits when the pending table cannot grow (out of
+     * memory): a lost FREE would be a phantom leak. Searched only when
+     * non-empty; beyond it the free is counted (lost_frees). */
+    uint64_t pending_spare[64];
+    uint32_t n_pending_spare;
     uint64_t rates[WK_MAX_RATES];
     uint32_t n_rates, last_rate; /* last_rate: index of the rate used last, a one-entry cache */
     hp_big_weight *big;
@@ -339,6 +344,12 @@ static void apply_alloc(hp_profile *p, const hp_event *ev) {
         p->stats.frees++;
         return;
     }
+    for (uint32_t i = 0; i < p->n_pending_spare; i++)
+        if (p->pending_spare[i] == ev->id) {
+            p->pending_spare[i] = p->pending_spare[--p->n_pending_spare];
+            p->stats.frees++;
+            return;
+        }
     live_add(p, ev, h, (uint32_t)si, objects);
 }
 
@@ -346,7 +357,13 @@ static void apply_free(hp_profile *p, const hp_event *ev) {
     uint64_t h = hp_id_hash(ev->id);
     hp_id_pos pos;
     if (!hp_id_table_find(&p->live, ev->id, h, &pos)) {
-        hp_id_table_add(&p->pending, ev->id, h); /* its ALLOC is still in another ring */
+        /* Its ALLOC is still in another ring. */
+        if (hp_id_table_add(&p->pending, ev->id, h))
+            return;
+        if (p->n_pending_spare < HP_ARRAY_LEN(p->pending_spare))
+            p->pending_spare[p->n_pending_spare++] = ev->id;
+        else
+            p->stats.lost_frees++;
         return;
     }
     hp_live l = *hp_id_table_at(pos);
@@ -414,7 +431,7 @@ void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {
     *out = p->stats;
     out->stacks = p->n_stacks;
     out->live_samples = hp_id_table_count(&p->live);
-    out->pending_frees = hp_id_table_count(&p->pending);
+    out->pending_frees = hp_id_table_count(&p->pending) + p->n_pending_spare;
 }
 
 size_t hp_profile_bytes(const hp_profile *p) {

@@ -19,6 +19,7 @@ typedef struct hp_profile_stats {
     uint64_t stacks;          /* distinct stacks */
     uint64_t live_samples;    /* sampled allocations not yet freed */
     uint64_t pending_frees;   /* FREE seen before its ALLOC (other thread's ring not drained yet) */
+    uint64_t lost_frees;      /* such a FREE with no memory left to wait in (its ALLOC will look live) */
 } hp_profile_stats;
 
 hp_profile *hp_profile_new(void);

@@ -20,9 +20,13 @@ typedef struct {
 
 /* Relaxed: a statistic read for reporting only, never used to order memory. */
 static _Atomic size_t own_bytes;
+/* Relaxed: a test switch, set and read on one thread. */
+static _Atomic int fail_for_test;
+
+void hp_alloc_fail_for_test(int on) { atomic_store_explicit(&fail_for_test, on, memory_order_relaxed); }
 
 void *hp_malloc(size_t n) {
-    if (n > SIZE_MAX - sizeof(hp_block_header))
+    if (n > SIZE_MAX - sizeof(hp_block_header) || atomic_load_explicit(&fail_for_test, memory_order_relaxed))
         return NULL;
     hp_block_header *h = __libc_malloc(sizeof *h + n);
     if (!h)
@@ -45,7 +49,7 @@ void *hp_calloc(size_t count, size_t n) {
 void *hp_realloc(void *p, size_t n) {
     if (!p)
         return hp_malloc(n);
-    if (n > SIZE_MAX - sizeof(hp_block_header))
+    if (n > SIZE_MAX - sizeof(hp_block_header) || atomic_load_explicit(&fail_for_test, memory_order_relaxed))
         return NULL;
     hp_block_header *h = (hp_block_header *)p - 1;
     size_t old = h->size;

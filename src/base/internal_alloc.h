@@ -29,4 +29,7 @@ void hp_pages_free(void *p, size_t bytes);
 /* Bytes the profiler currently holds (heap + pages). */
 size_t hp_own_bytes(void);
 
+/* Test-only: while on, hp_malloc/hp_calloc/hp_realloc fail (out of memory). */
+void hp_alloc_fail_for_test(int on);
+
 #endif

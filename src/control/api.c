@@ -12,29 +12,29 @@
 #include "record/recorder.h"
 #include "record/runtime.h"
 
-typedef struct {
-    const char *path;
-    int err;
-} dump_to_ctx;
-
-static void dump_to_locked(hp_profile *p, hp_maps *m, void *arg) {
-    dump_to_ctx *c = arg;
-    c->err = hp_encode_to_file(p, m, c->path, "dump on request");
-}
-
 HP_EXPORT int heapprof_dump(const char *path) {
     if (!path || !*path)
         return EINVAL;
     if (!hp_runtime_ensure())
         return EAGAIN;
-    dump_to_ctx c = {path, 0};
-    int err = hp_state_with(dump_to_locked, &c);
-    return err ? err : c.err;
+    /* The lock is held for the snapshot only: fork() and the flusher do not
+     * wait for this encoding and write. */
+    hp_snapshot snap;
+    int err = hp_state_snapshot(&snap, "dump on request");
+    if (err)
+        return err;
+    int guard = hp_guard_enter();
+    err = hp_snapshot_to_file(&snap, path);
+    hp_snapshot_release(&snap);
+    hp_guard_leave(guard);
+    return err;
 }
 
 HP_EXPORT size_t heapprof_set_rate(size_t rate) {
     if (!hp_runtime_ensure())
         return 0;
+    if (hp_rate_forced_off())
+        return 0; /* sticky: setuid, or no way to mark samples (runtime.h) */
     uint64_t old = hp_set_rate(rate);
     if (rate != 0) {
         /* Sampling may have been off since start-up: the flusher was never

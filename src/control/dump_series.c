@@ -53,7 +53,12 @@ void hp_series_after_fork_child(void) { dump_seq = existing_dumps(); }
 void hp_series_dump_next(const char *what) {
     char path[sizeof out_prefix + 64];
     series_path(path, sizeof path, dump_seq + 1);
-    int err = hp_encode_to_file(hp_state_profile(), hp_state_maps(), path, what);
+    hp_snapshot snap;
+    int err = hp_state_snapshot(&snap, what);
+    if (err == 0) {
+        err = hp_snapshot_to_file(&snap, path);
+        hp_snapshot_release(&snap);
+    }
     hp_report_write_result(path, err);
     if (!err)
         dump_seq++;

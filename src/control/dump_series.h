@@ -11,8 +11,8 @@ void hp_series_init(void);
 /* In a forked child: the series of the child's own pid. */
 void hp_series_after_fork_child(void);
 
-/* With the state lock held, on the flusher thread: writes the state as the
- * next file of the series, `what` in its comments; a failure is reported
+/* On the flusher thread, WITHOUT the state lock (it takes it for the
+ * snapshot only): writes the state as the next file of the series, `what` in its comments; a failure is reported
  * (once per kind) and the number is not used up. */
 void hp_series_dump_next(const char *what);
 

@@ -36,11 +36,15 @@ static void *flusher_main(void *arg) {
         int requested = atomic_exchange_explicit(&dump_requested, 0, memory_order_relaxed);
         uint64_t now = hp_now_ns(CLOCK_MONOTONIC);
 
-        hp_state_lock();
-        hp_state_drain();
+        /* A dump drains and takes its snapshot under the lock itself, then
+         * encodes and writes without it (fork never waits for a dump). */
+        if (!stop && !requested && now < next_dump) {
+            hp_state_lock();
+            hp_state_drain();
+            hp_state_unlock();
+        }
         if (stop) {
             hp_series_dump_next("final dump at exit");
-            hp_state_unlock();
             return NULL;
         }
         if (requested) {
@@ -51,7 +55,6 @@ static void *flusher_main(void *arg) {
             while (next_dump <= now)
                 next_dump += interval;
         }
-        hp_state_unlock();
 
         now = hp_now_ns(CLOCK_MONOTONIC);
         uint64_t wait = hp_cfg.flush_ns;

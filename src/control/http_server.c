@@ -232,17 +232,16 @@ typedef struct build_ctx {
     size_t len;
     uint64_t stacks;
     uint64_t at_ns;
+    hp_snapshot snap; /* build_gz_locked: encoded after the lock is released */
+    int taken;
 } build_ctx;
 
+/* Under the lock: the snapshot only; serve_profile encodes it after. */
 static void build_gz_locked(hp_profile *p, hp_maps *m, void *arg)
 {
     build_ctx *b = arg;
-    conn *c = b->c;
-    int64_t duration = 0;
-    if (c->base)
-        duration = (int64_t)(hp_now_ns(CLOCK_MONOTONIC) - c->base_ns);
-    b->err = hp_encode_gz(p, m, c->base ? "delta over HTTP" : "served over HTTP",
-                                  (const int64_t(*)[HP_NVALUES])c->base, c->n_base, duration, &b->data, &b->len);
+    b->err = hp_snapshot_take(&b->snap, p, m, b->c->base ? "delta over HTTP" : "served over HTTP");
+    b->taken = b->err == 0;
 }
 
 static void snapshot_base_locked(hp_profile *p, hp_maps *m, void *arg)
@@ -280,20 +279,31 @@ static void count_stacks_locked(hp_profile *p, hp_maps *m, void *arg)
 static void build_text_locked(hp_profile *p, hp_maps *m, void *arg)
 {
     build_ctx *b = arg;
-    hp_pprof_sample *s = NULL;
-    size_t n = 0;
-    hp_textbuf tb = {0};
-    b->err = hp_profile_samples(p, &s, &n);
-    if (b->err)
-        return;
-    b->err = hp_legacy_text_encode(s, n, m, hp_current_rate(), &tb);
-    hp_free(s);
-    if (b->err) {
-        hp_free(tb.p);
+    b->err = hp_snapshot_take(&b->snap, p, m, "text over HTTP");
+    b->taken = b->err == 0;
+}
+
+/* After the lock: the text or gzipped profile of the snapshot. */
+static void build_encode(build_ctx *b, int text)
+{
+    conn *c = b->c;
+    if (text) {
+        hp_textbuf tb = {0};
+        b->err = hp_legacy_text_encode(b->snap.samples, b->snap.n_samples, b->snap.maps,
+                                       (uint64_t)b->snap.period, &tb);
+        if (b->err) {
+            hp_free(tb.p);
+            return;
+        }
+        b->data = (uint8_t *)tb.p;
+        b->len = tb.len;
         return;
     }
-    b->data = (uint8_t *)tb.p;
-    b->len = tb.len;
+    int64_t duration = 0;
+    if (c->base)
+        duration = (int64_t)(hp_now_ns(CLOCK_MONOTONIC) - c->base_ns);
+    b->err = hp_snapshot_gz(&b->snap, (const int64_t(*)[HP_NVALUES])c->base, c->n_base, duration, &b->data,
+                            &b->len);
 }
 
 /* ---- endpoints ---- */
@@ -337,6 +347,15 @@ static void serve_profile(conn *c, int text)
     int err = hp_state_with(text ? build_text_locked : build_gz_locked, &b);
     if (!err)
         err = b.err;
+    if (b.taken) {
+        if (!err) {
+            int guard = hp_guard_enter();
+            build_encode(&b, text);
+            hp_guard_leave(guard);
+            err = b.err;
+        }
+        hp_snapshot_release(&b.snap);
+    }
     if (err == EAGAIN) {
         respond_error(c, 503, "profiling is off (HEAPPROF_RATE=0 or start-up failed)", "");
     } else if (err) {

@@ -27,7 +27,8 @@ void hp_comments_build(hp_comments *c, const hp_profile *p, const char *what) {
              "heapprof ring_overflow_segments=%llu spilled_frees=%llu unrecorded_samples=%llu lost_events=%llu "
              "pending_frees=%llu",
              (unsigned long long)rs.overflow_segments, (unsigned long long)recs.spilled,
-             (unsigned long long)recs.unrecorded, (unsigned long long)rs.lost, (unsigned long long)ps.pending_frees);
+             (unsigned long long)recs.unrecorded, (unsigned long long)(rs.lost + ps.lost_frees),
+             (unsigned long long)ps.pending_frees);
     snprintf(c->mem, sizeof c->mem,
              "heapprof own_memory_bytes=%zu rings=%llu ring_pooled_segments=%llu marks=%s addrset_levels=%u/%u "
              "addrset_bytes=%llu profile_bytes=%zu",

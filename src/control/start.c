@@ -12,12 +12,20 @@
 #include "control/http_server.h"
 #include "control/signal_dump.h"
 #include "control/state.h"
+#include "export/cxx_names.h"
 #include "record/runtime.h"
 
 int hp_profiling_start(void) {
     /* Called from the constructor and from heapprof_set_rate: once only. */
     static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
     static int handlers_registered;
+    /* Loader look-ups first, on a program thread, outside start_lock as well
+     * as every other heapprof lock: a thread in a dlopen'ed constructor that
+     * calls heapprof_set_rate holds the loader lock and then waits for
+     * start_lock (docs/design.md, "Locks"). Repeating it is harmless; once
+     * running, there is nothing to start (the lock below decides). */
+    if (!hp_flusher_running())
+        hp_demangler_setup();
     pthread_mutex_lock(&start_lock);
     int err = 0;
     if (hp_flusher_running())

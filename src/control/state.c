@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "aggregate/profile.h"
+#include "control/encode.h"
 #include "export/maps.h"
 #include "record/recorder.h"
 #include "record/ring.h"
@@ -27,13 +28,17 @@ hp_profile *hp_state_profile(void) { return profile; }
 hp_maps *hp_state_maps(void) { return maps; }
 
 void hp_state_drain(void) {
+    /* Threads that missed a rate change's kick (kick_lock is a leaf lock). */
+    hp_recorder_rekick();
     hp_spill_drain(hp_profile_apply_cb, profile);
     hp_rings_drain(hp_profile_apply_cb, profile);
     /* Spilled frees may have been pushed while the rings were drained. */
     hp_spill_drain(hp_profile_apply_cb, profile);
-    /* Cheap when nothing changed; catches a plugin loaded and unloaded
-     * between two dumps. */
-    hp_maps_refresh(maps);
+    /* No hp_maps_refresh here: dl_iterate_phdr takes a loader lock, and
+     * nothing under state_lock may wait for a lock of the host (fork's
+     * prepare handler waits for state_lock, maybe on a thread that holds the
+     * loader lock in a constructor). Objects are looked at when a profile is
+     * encoded, outside the lock, and by the dlclose hook before one goes. */
 }
 
 int hp_state_with(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx) {
@@ -48,15 +53,25 @@ int hp_state_with(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx) {
     return 0;
 }
 
-void hp_state_note_objects(void) {
-    /* trylock: dlclose may run nested inside another dlclose's destructors,
-     * with the loader lock held, while the flusher holds state_lock and waits
-     * for that loader lock in dl_iterate_phdr. Missing one refresh is better
-     * than a deadlock; the encoder's view of maps stays stable under the lock. */
-    if (!maps || pthread_mutex_trylock(&state_lock) != 0)
-        return;
-    hp_maps_refresh(maps);
+int hp_state_snapshot(hp_snapshot *s, const char *what) {
+    if (!profile || !maps)
+        return EAGAIN;
+    int guard = hp_guard_enter();
+    pthread_mutex_lock(&state_lock);
+    hp_state_drain();
+    int err = hp_snapshot_take(s, profile, maps, what);
     pthread_mutex_unlock(&state_lock);
+    hp_guard_leave(guard);
+    return err;
+}
+
+void hp_state_note_objects(void) {
+    /* Not under state_lock (the maps have their own mutex, never held while
+     * waiting for anything but dl_iterate_phdr's list lock): it used to
+     * trylock state_lock and silently skip the refresh whenever the flusher
+     * was draining, so a plugin closed at that moment lost its names. */
+    if (maps)
+        hp_maps_refresh(maps);
 }
 
 void hp_state_after_fork_child(void) {

@@ -1,12 +1,15 @@
 /* The aggregation state: the profile and the table of loaded objects, behind
- * one mutex. The flusher holds it while it drains and dumps; an on-demand
- * dump (API, HTTP) and fork's prepare handler take it too, so a forked child
- * inherits a consistent copy. */
+ * one mutex. The flusher holds it while it drains and while it copies a
+ * snapshot for a dump (never while it encodes, compresses or writes one); an
+ * on-demand dump (API, HTTP) and fork's prepare handler take it too, so a
+ * forked child inherits a consistent copy. Nothing that can wait for a lock
+ * of the host (dl*, dl_iterate_phdr, file I/O) runs under it. */
 #ifndef HEAPPROF_STATE_H
 #define HEAPPROF_STATE_H
 
 typedef struct hp_profile hp_profile;
 typedef struct hp_maps hp_maps;
+typedef struct hp_snapshot hp_snapshot;
 
 /* Makes the profile and the maps if they do not exist yet. Returns 0 or
  * ENOMEM. From start-up, before the flusher runs. */
@@ -28,6 +31,12 @@ void hp_state_drain(void);
  * API and the HTTP server; not for the flusher thread itself. Returns 0, or
  * EAGAIN when profiling never started. */
 int hp_state_with(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx);
+
+/* Drains pending events and takes a snapshot for encoding (control/encode.h)
+ * with the lock held for the copy only; the caller encodes it afterwards,
+ * without the lock, and releases it. The calling thread's guard is up inside.
+ * Returns 0, ENOMEM, or EAGAIN when profiling never started. */
+int hp_state_snapshot(hp_snapshot *s, const char *what);
 
 /* Records the currently loaded objects (called before dlclose) so their
  * names stay available. Not inside malloc: takes the loader lock. */

@@ -1,6 +1,7 @@
 #include "export/cxx_names.h"
 
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,11 +13,26 @@ int hp_cxx_is_allocation_wrapper(const char *symbol) {
 
 int hp_cxx_is_mangled(const char *symbol) { return symbol && strncmp(symbol, "_Z", 2) == 0; }
 
+typedef char *(*demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
+
+/* Looked up once, at start-up (hp_demangler_setup), never while encoding:
+ * dlsym takes the loader lock, and a thread inside dlopen holds it while a
+ * library constructor runs; if that constructor forks or asks for a dump it
+ * waits for heapprof, which must then never wait for the loader. Relaxed: a
+ * function pointer, read alone. */
+static _Atomic(demangle_fn) program_demangler;
+
+void hp_demangler_setup(void) {
+    /* Only if the program has libstdc++ loaded at start-up (a program with
+     * C++ symbols does). One loaded later by dlopen is not looked for: the
+     * names stay mangled and pprof demangles them itself. */
+    demangle_fn fn = (demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    atomic_store_explicit(&program_demangler, fn, memory_order_relaxed);
+}
+
 void hp_demangler_init(hp_demangler *d) {
     memset(d, 0, sizeof *d);
-    /* Only if the program already loaded libstdc++ (a program with C++
-     * symbols did). */
-    d->demangle = (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    d->demangle = atomic_load_explicit(&program_demangler, memory_order_relaxed);
 }
 
 const char *hp_demangle(hp_demangler *d, const char *symbol) {

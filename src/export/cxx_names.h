@@ -31,7 +31,10 @@ typedef struct hp_demangler {
     size_t n;
 } hp_demangler;
 
-/* Looks __cxa_demangle up in the program (dlsym: takes the loader lock). */
+/* Looks __cxa_demangle up in the program (dlsym: takes the loader lock).
+ * Once, at start-up, outside every heapprof lock. */
+void hp_demangler_setup(void);
+/* The demangler found by hp_demangler_setup, if any (no loader call). */
 void hp_demangler_init(hp_demangler *d);
 /* The readable form of a mangled symbol, owned by d; NULL when there is none. */
 const char *hp_demangle(hp_demangler *d, const char *symbol);

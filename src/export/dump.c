@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,13 +124,19 @@ static void sync_parent_dir(const char *path) {
     }
 }
 
-/* Fills the temp file; returns 0 or an errno. */
-static int write_temp(const char *tmp, const uint8_t *data, size_t len) {
-    /* O_NOFOLLOW: the temp name is predictable, so in a shared folder such as
-     * /tmp a planted symlink must not redirect our write. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+/* Fills the temp file; returns 0 or an errno (EEXIST: the name is taken,
+ * nothing was written). *created says whether the file is ours to unlink. */
+static int write_temp(const char *tmp, const uint8_t *data, size_t len, int *created) {
+    /* O_EXCL (with O_CREAT it also refuses a symlink, dangling or not): the
+     * temp name is predictable, so in a shared folder such as /tmp a planted
+     * file or link must not receive our write, and two dumps of this process
+     * to the same path (the API and the flusher, now concurrent) must not
+     * write into one file. */
+    *created = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0)
         return errno;
+    *created = 1;
     int err = write_all(fd, data, len);
     if (!err)
         err = fsync_retry(fd);
@@ -193,17 +200,25 @@ int hp_write_atomic(const char *path, const uint8_t *data, size_t len) {
         errno = saved_errno;
         return unnamed;
     }
-    size_t n = strlen(path) + sizeof ".tmp." + 3 * sizeof(long);
+    size_t n = strlen(path) + sizeof ".tmp.." + 6 * sizeof(long);
     char *tmp = hp_malloc(n);
     if (!tmp)
         return ENOMEM;
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    int err = write_temp(tmp, data, len);
+    /* Relaxed: only uniqueness matters. */
+    static _Atomic unsigned long tmp_seq;
+    int err = EEXIST, created = 0;
+    /* A name left by a killed process with the same pid, or planted: the
+     * next one (a few tries; never unlink what is not ours). */
+    for (int tries = 0; tries < 16 && err == EEXIST; tries++) {
+        unsigned long seq = atomic_fetch_add_explicit(&tmp_seq, 1, memory_order_relaxed);
+        snprintf(tmp, n, "%s.tmp.%ld.%lu", path, (long)getpid(), seq);
+        err = write_temp(tmp, data, len, &created);
+    }
     if (!err && rename(tmp, path) != 0)
         err = errno;
-    if (err)
-        unlink(tmp); /* also when open failed: harmless ENOENT */
-    else
+    if (err && created)
+        unlink(tmp);
+    else if (!err)
         sync_parent_dir(path);
     hp_free(tmp);
     errno = saved_errno;

@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <link.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -46,6 +48,10 @@ struct hp_maps {
     hp_object *objects;
     hp_object **tail;
     uint64_t gen;
+    /* dlpi_adds/dlpi_subs at the last full walk: the loader's own counts of
+     * objects ever loaded and unloaded. Equal now: nothing changed. */
+    unsigned long long seen_adds, seen_subs;
+    int walked;
     size_t last_hit; /* consecutive lookups cluster: check it first */
 };
 
@@ -298,14 +304,50 @@ static int on_object(struct dl_phdr_info *info, size_t size, void *arg) {
     return 0;
 }
 
+typedef struct counts_ctx {
+    unsigned long long adds, subs;
+    int ok;
+} counts_ctx;
+
+/* Reads the loader's counters from the first object and stops the walk. */
+static int on_first_object(struct dl_phdr_info *info, size_t size, void *arg) {
+    counts_ctx *c = arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        c->adds = info->dlpi_adds;
+        c->subs = info->dlpi_subs;
+        c->ok = 1;
+    }
+    return 1;
+}
+
 void hp_maps_refresh(hp_maps *m) {
     if (!m)
         return;
     pthread_mutex_lock(&m->mu);
-    m->gen++;
-    iter_ctx c = {.m = m, .first = 1};
-    dl_iterate_phdr(on_object, &c);
+    /* One callback, O(1), under dl_iterate_phdr's list lock (held by the
+     * loader only while it links or unlinks an object, never while it runs
+     * a constructor); the O(objects) walk with its per-object search only
+     * when an object came or went. */
+    counts_ctx cc = {0};
+    dl_iterate_phdr(on_first_object, &cc);
+    if (!m->walked || !cc.ok || cc.adds != m->seen_adds || cc.subs != m->seen_subs) {
+        m->gen++;
+        iter_ctx c = {.m = m, .first = 1};
+        dl_iterate_phdr(on_object, &c);
+        /* The counts read before the walk: an object loaded in between makes
+         * the next refresh walk again (never a missed one). */
+        m->seen_adds = cc.adds;
+        m->seen_subs = cc.subs;
+        m->walked = cc.ok;
+    }
     pthread_mutex_unlock(&m->mu);
+}
+
+uint64_t hp_maps_walks(hp_maps *m) {
+    pthread_mutex_lock(&m->mu);
+    uint64_t n = m->gen;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 size_t hp_maps_count(hp_maps *m) {
@@ -372,27 +414,38 @@ static hp_elf_syms *load_debug_file(const char *build_id) {
     return hp_elf_syms_load_file(path);
 }
 
-static void load_symbols(hp_object *o) {
-    o->syms_loaded = 1;
-    if (o->vdso_image) {
-        o->syms = hp_elf_syms_load_mem(o->vdso_image, o->vdso_len);
-        return;
-    }
+static hp_elf_syms *find_symbols(const hp_object *o) {
+    if (o->vdso_image)
+        return hp_elf_syms_load_mem(o->vdso_image, o->vdso_len);
+    hp_elf_syms *syms = NULL;
     /* /proc/self/exe still reads the running binary when its file was
      * replaced or deleted since exec. */
     if (o->is_main)
-        o->syms = hp_elf_syms_load_file("/proc/self/exe");
-    if (!o->syms)
-        o->syms = hp_elf_syms_load_file(o->path);
-    if (hp_elf_syms_has_symtab(o->syms) || !o->build_id[0])
-        return;
+        syms = hp_elf_syms_load_file("/proc/self/exe");
+    if (!syms)
+        syms = hp_elf_syms_load_file(o->path);
+    if (hp_elf_syms_has_symtab(syms) || !o->build_id[0])
+        return syms;
     hp_elf_syms *dbg = load_debug_file(o->build_id);
     if (hp_elf_syms_has_symtab(dbg)) {
-        hp_elf_syms_free(o->syms);
-        o->syms = dbg;
-    } else {
-        hp_elf_syms_free(dbg);
+        hp_elf_syms_free(syms);
+        return dbg;
     }
+    hp_elf_syms_free(dbg);
+    return syms;
+}
+
+/* The table is complete before it is published (syms, then syms_loaded): an
+ * encoder no longer runs under the state lock, so fork() may copy the maps
+ * while another thread is loading symbols, and the child re-arms the mutex
+ * without waiting for it. The child then sees the object either without
+ * symbols (loaded again on first use) or with all of them. */
+static void load_symbols(hp_object *o) {
+    o->syms = find_symbols(o);
+    /* Release: the table's stores become visible (to a fork taken by another
+     * thread at any instant) before the flag. */
+    atomic_thread_fence(memory_order_release);
+    o->syms_loaded = 1;
 }
 
 const char *hp_maps_symbol(hp_maps *m, uint64_t addr) {

@@ -24,8 +24,14 @@ typedef struct hp_mapping {
 hp_maps *hp_maps_new(void);
 void hp_maps_free(hp_maps *m);
 
-/* Adds objects loaded since the last call (kept: objects already known). */
+/* Adds objects loaded since the last call (kept: objects already known).
+ * O(1) when no object was loaded or unloaded since (the loader's
+ * dlpi_adds/dlpi_subs); never call it with a lock held that a thread of the
+ * program may wait for while it holds a loader lock. */
 void hp_maps_refresh(hp_maps *m);
+
+/* Test-only: how many refreshes walked the loader's object list. */
+uint64_t hp_maps_walks(hp_maps *m);
 
 /* Mappings in pprof order: the executable first. Entries never move or
  * change once published, so a pointer stays valid until hp_maps_free, even

@@ -98,8 +98,11 @@ static inline int countdown(size_t size) {
     /* malloc(0) returns a real block: it is charged as one byte, so it can be
      * sampled and its weight (sampler.c) is finite. */
     size_t charged = size + (size == 0);
-    if (HP_LIKELY(charged < hp_tls_bytes_left)) {
-        hp_tls_bytes_left -= charged;
+    /* Relaxed load and store (plain moves, not a locked RMW): a rate change
+     * may store 0 here from another thread (record/recorder.c, kicks). */
+    uint64_t left = atomic_load_explicit(&hp_tls_bytes_left, memory_order_relaxed);
+    if (HP_LIKELY(charged < left)) {
+        atomic_store_explicit(&hp_tls_bytes_left, left - charged, memory_order_relaxed);
         return 1;
     }
     return 0;
@@ -177,6 +180,61 @@ HP_EXPORT void free(void *p) {
         return;
     }
     real.free(p);
+}
+
+/* C23's sized frees (glibc 2.39+). Defined whatever the next allocator
+ * has: a program built against a newer glibc, or one that finds them with
+ * dlsym, would otherwise hand a padded sampled pointer to the allocator as
+ * is (an invalid free) and lose its FREE (a phantom leak). A sampled block
+ * goes through free() of its base (the size is only a hint, and the padded
+ * size is not the program's); any other block reaches the next allocator's
+ * own free_sized when it has one (looked up at start-up, in the same object
+ * as its malloc, by hp_interpose_late_init), else its free. Relaxed: each
+ * pointer is read alone, and NULL is always a correct answer. */
+static _Atomic(void (*)(void *, size_t)) real_free_sized;
+static _Atomic(void (*)(void *, size_t, size_t)) real_free_aligned_sized;
+
+void hp_interpose_late_init(void) {
+    Dl_info info;
+    if (!ready() || !dladdr((void *)real.malloc, &info))
+        return;
+    atomic_store_explicit(&real_free_sized,
+                          (void (*)(void *, size_t))same_object(dlsym(RTLD_NEXT, "free_sized"), info.dli_fbase),
+                          memory_order_relaxed);
+    atomic_store_explicit(
+        &real_free_aligned_sized,
+        (void (*)(void *, size_t, size_t))same_object(dlsym(RTLD_NEXT, "free_aligned_sized"), info.dli_fbase),
+        memory_order_relaxed);
+}
+
+HP_EXPORT void free_sized(void *p, size_t size);
+HP_EXPORT void free_sized(void *p, size_t size) {
+    if (!p || HP_UNLIKELY(hp_arena_owns(p)))
+        return;
+    if (HP_UNLIKELY(hp_mark_maybe(p))) {
+        free_marked(p);
+        return;
+    }
+    void (*next)(void *, size_t) = atomic_load_explicit(&real_free_sized, memory_order_relaxed);
+    if (next)
+        next(p, size);
+    else
+        real.free(p);
+}
+
+HP_EXPORT void free_aligned_sized(void *p, size_t alignment, size_t size);
+HP_EXPORT void free_aligned_sized(void *p, size_t alignment, size_t size) {
+    if (!p || HP_UNLIKELY(hp_arena_owns(p)))
+        return;
+    if (HP_UNLIKELY(hp_mark_maybe(p))) {
+        free_marked(p);
+        return;
+    }
+    void (*next)(void *, size_t, size_t) = atomic_load_explicit(&real_free_aligned_sized, memory_order_relaxed);
+    if (next)
+        next(p, alignment, size);
+    else
+        real.free(p);
 }
 
 static inline void *call_calloc_bytes(size_t size, size_t unused) {
@@ -390,8 +448,13 @@ HP_EXPORT void *valloc(size_t n) {
 
 HP_EXPORT void *pvalloc(size_t n) {
     size_t page = 4096;
-    if (HP_UNLIKELY(!ready()))
+    if (HP_UNLIKELY(!ready())) {
+        if (n > SIZE_MAX - page) { /* rounding up would wrap to a tiny block */
+            errno = ENOMEM;
+            return NULL;
+        }
         return arena_or_enomem(n ? (n + page - 1) & ~(page - 1) : page, page);
+    }
     page = page_size();
     if (n > SIZE_MAX - page) {
         errno = ENOMEM;

@@ -7,4 +7,8 @@
  * arena). */
 int hp_interpose_ready(void);
 
+/* From the library constructor: the next allocator's optional functions
+ * that nothing needs before main (free_sized, free_aligned_sized). */
+void hp_interpose_late_init(void);
+
 #endif

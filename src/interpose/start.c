@@ -13,6 +13,7 @@
 __attribute__((constructor)) static void heapprof_start(void) {
     if (!hp_interpose_ready())
         return;
+    hp_interpose_late_init();
     /* Another thread (started by an earlier constructor) may be in the middle
      * of the one-time set-up; it does not block or allocate, so wait for it
      * rather than skip starting the flusher. */

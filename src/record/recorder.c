@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/internal_alloc.h"
 #include "record/ring.h"
 #include "record/runtime.h"
 #include "record/sample_mark.h"
@@ -17,7 +18,7 @@
 #include "record/stack.h"
 #include "record/wakeup.h"
 
-HP_TLS uint64_t hp_tls_bytes_left;
+HP_TLS _Atomic uint64_t hp_tls_bytes_left;
 
 /* Per-thread recording state. Zero-initialised by the loader for every new
  * thread; `started` tells whether the rest has been set up. */
@@ -27,6 +28,10 @@ typedef struct hp_thread_state {
     int internal;  /* the guard is up for heapprof's own work (its threads, start-up, the API) */
     int ring_busy; /* between reserve and commit on our ring: a signal handler must not push */
     int exited;    /* thread-exit destructor ran: no more sampling, frees spill */
+    int registered; /* its countdown is in the kick registry (rate changes) */
+    /* The rate epoch its gap was drawn under. Written by the thread, read by
+     * a kicker under kick_lock; relaxed: a stale read only repeats a kick. */
+    _Atomic uint64_t epoch;
     hp_ring *ring;
     hp_rng rng;
     uint64_t id_next, id_end; /* block of sample ids owned by this thread */
@@ -49,8 +54,119 @@ static pthread_key_t exit_key;
 #define HP_RATE_RECHECK_BYTES (1ull << 30)
 
 static void thread_exit_cb(void *arg);
+static int key_ok;
 
-int hp_recorder_init(void) { return pthread_key_create(&exit_key, thread_exit_cb) == 0 ? 0 : -1; }
+int hp_recorder_init(void) {
+    key_ok = pthread_key_create(&exit_key, thread_exit_cb) == 0;
+    return key_ok ? 0 : -1;
+}
+
+/* ---- the kick registry: a rate change reaches every thread at once ----
+ *
+ * Each thread that has been through the slow path has a slot here holding
+ * the address of its countdown. hp_set_rate stores 0 into every countdown
+ * whose thread drew its gap under an older epoch, so its next allocation
+ * takes the slow path, which redraws the gap from the new rate (memoryless:
+ * the allocation that notices is sampled only if the new gap says so). The
+ * unsampled fast path is unchanged: one compare and one subtraction of a
+ * thread-local (relaxed atomic loads and stores compile to plain moves).
+ *
+ * The owner's `left -= n` is a load and a store, so a kick landing between
+ * them is lost; the flusher re-kicks every thread still on an old epoch at
+ * each drain (hp_recorder_rekick) until it has noticed. kick_lock (a leaf
+ * lock: nothing is called under it) orders a kicker's store against the
+ * thread's exit, after which its countdown's memory is gone. */
+#define KICK_SLOTS 255
+typedef struct kick_slot {
+    _Atomic uint64_t *countdown; /* NULL: free */
+    hp_thread_state *ts;
+} kick_slot;
+typedef struct kick_chunk {
+    struct kick_chunk *next;
+    kick_slot slot[KICK_SLOTS];
+} kick_chunk;
+static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
+static kick_chunk *kick_chunks; /* under kick_lock */
+/* Threads possibly behind the current epoch: the flusher's re-kick is a
+ * load when 0. Relaxed: a hint, the walk itself is under kick_lock. */
+static _Atomic int kick_pending;
+
+static void kick_register(void) {
+    tls.registered = 1; /* also on failure: tried once */
+    /* The destructor must run at exit to unregister: it needs a non-NULL
+     * value (the ring, once there is one). */
+    if (!key_ok || (!tls.ring && pthread_setspecific(exit_key, &tls) != 0))
+        return;
+    pthread_mutex_lock(&kick_lock);
+    kick_slot *free_slot = NULL;
+    for (kick_chunk *c = kick_chunks; c && !free_slot; c = c->next)
+        for (int i = 0; i < KICK_SLOTS && !free_slot; i++)
+            if (!c->slot[i].countdown)
+                free_slot = &c->slot[i];
+    if (!free_slot) {
+        kick_chunk *c = hp_pages_alloc(sizeof *c); /* mmap: no allocator inside malloc */
+        if (c) {
+            c->next = kick_chunks;
+            kick_chunks = c;
+            free_slot = &c->slot[0];
+        }
+    }
+    if (free_slot) {
+        free_slot->countdown = &hp_tls_bytes_left;
+        free_slot->ts = &tls;
+    }
+    pthread_mutex_unlock(&kick_lock);
+}
+
+static void kick_unregister(void) {
+    if (!tls.registered)
+        return;
+    pthread_mutex_lock(&kick_lock);
+    for (kick_chunk *c = kick_chunks; c; c = c->next)
+        for (int i = 0; i < KICK_SLOTS; i++)
+            if (c->slot[i].countdown == &hp_tls_bytes_left)
+                c->slot[i].countdown = NULL;
+    pthread_mutex_unlock(&kick_lock);
+    tls.registered = 0;
+}
+
+/* Stores 0 into the countdown of every thread behind `epoch`; returns how
+ * many there were. */
+static int kick_behind(uint64_t epoch) {
+    int behind = 0;
+    /* Guard up: a signal handler's malloc on this thread must not reach
+     * kick_register (and kick_lock) while we hold it. */
+    int outer = tls.guard;
+    tls.guard = 1;
+    HP_SIGNAL_BARRIER();
+    pthread_mutex_lock(&kick_lock);
+    for (kick_chunk *c = kick_chunks; c; c = c->next)
+        for (int i = 0; i < KICK_SLOTS; i++) {
+            kick_slot *k = &c->slot[i];
+            if (k->countdown && atomic_load_explicit(&k->ts->epoch, memory_order_relaxed) != epoch) {
+                /* Relaxed: the thread reads the epoch (acquire) in the slow path. */
+                atomic_store_explicit(k->countdown, 0, memory_order_relaxed);
+                behind++;
+            }
+        }
+    pthread_mutex_unlock(&kick_lock);
+    HP_SIGNAL_BARRIER();
+    tls.guard = outer;
+    return behind;
+}
+
+void hp_recorder_kick_all(void) {
+    atomic_store_explicit(&kick_pending, 1, memory_order_relaxed);
+    kick_behind(hp_rate_epoch());
+}
+
+void hp_recorder_rekick(void) {
+    if (!atomic_load_explicit(&kick_pending, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&kick_pending, 0, memory_order_relaxed);
+    if (kick_behind(hp_rate_epoch()) > 0)
+        atomic_store_explicit(&kick_pending, 1, memory_order_relaxed);
+}
 
 static uint64_t thread_seed(void) {
     uint64_t ordinal = atomic_fetch_add_explicit(&thread_ordinal, 1, memory_order_relaxed);
@@ -65,11 +181,13 @@ static uint64_t thread_seed(void) {
 /* The first slow-path call on a thread: draw its first gap. Returns 1 when
  * the current allocation of `size` bytes falls inside that gap. */
 static int thread_start(size_t size, uint64_t rate) {
-    tls.started = 1;
-    hp_rng_seed(&tls.rng, thread_seed());
+    if (!tls.started) {
+        tls.started = 1;
+        hp_rng_seed(&tls.rng, thread_seed());
+    }
     uint64_t gap = (uint64_t)hp_sampler_next_gap(&tls.rng, rate);
     if (size < gap) {
-        hp_tls_bytes_left = gap - size;
+        atomic_store_explicit(&hp_tls_bytes_left, gap - size, memory_order_relaxed);
         return 1;
     }
     return 0;
@@ -80,22 +198,42 @@ static hp_ring *thread_ring(void) {
         return tls.ring;
     if (tls.exited)
         return NULL;
-    tls.ring = hp_ring_acquire();
-    /* The key's value makes pthread run thread_exit_cb when the thread ends. */
-    if (tls.ring)
-        pthread_setspecific(exit_key, tls.ring);
-    return tls.ring;
+    hp_ring *r = hp_ring_acquire();
+    if (!r)
+        return NULL;
+    /* The key's value makes pthread run thread_exit_cb when the thread ends.
+     * Without it the ring would never be released (nor recycled): then this
+     * thread gives the ring back now and samples no more; its frees spill. */
+    if (pthread_setspecific(exit_key, r) != 0) {
+        tls.exited = 1;
+        kick_unregister();
+        atomic_store_explicit(&hp_tls_bytes_left, UINT64_MAX, memory_order_relaxed);
+        HP_SIGNAL_BARRIER();
+        hp_ring_release(r);
+        return NULL;
+    }
+    tls.ring = r;
+    return r;
 }
 
 static void thread_exit_cb(void *arg) {
     (void)arg;
     int outer = tls.guard;
     tls.guard = 1;
-    if (tls.ring)
-        hp_ring_release(tls.ring);
-    tls.ring = NULL;
+    /* Detach first, release after: a signal handler that frees a sampled
+     * block on this thread from here on finds no ring (and `exited`) and
+     * spills, instead of pushing into a ring the flusher may already be
+     * recycling for another thread. The fence keeps the compiler from sinking
+     * these stores below the release (a handler runs on this very thread). */
+    hp_ring *r = tls.ring;
     tls.exited = 1;
-    hp_tls_bytes_left = UINT64_MAX; /* teardown allocations are not sampled */
+    tls.ring = NULL;
+    /* Out of the kick registry before the countdown's memory goes. */
+    kick_unregister();
+    atomic_store_explicit(&hp_tls_bytes_left, UINT64_MAX, memory_order_relaxed); /* teardown allocations are not sampled */
+    HP_SIGNAL_BARRIER();
+    if (r)
+        hp_ring_release(r);
     tls.guard = outer;
 }
 
@@ -164,18 +302,27 @@ uint64_t hp_sample_due(size_t size) {
     HP_SIGNAL_BARRIER();
     uint64_t rate = 0;
     if (hp_runtime_ensure()) {
+        /* Epoch before rate (acquire): the rate read is at least that new. */
+        uint64_t epoch = hp_rate_epoch();
         rate = hp_current_rate();
+        if (!tls.registered && !hp_rate_forced_off())
+            kick_register();
+        int new_gap = !tls.started || atomic_load_explicit(&tls.epoch, memory_order_relaxed) != epoch;
+        atomic_store_explicit(&tls.epoch, epoch, memory_order_relaxed);
         if (rate == 0) {
-            /* Off: come back only after a gigabyte, to notice heapprof_set_rate. */
-            hp_tls_bytes_left = HP_RATE_RECHECK_BYTES;
-        } else if (tls.started || !thread_start(size, rate)) {
+            /* Off: park for a gigabyte; a rate change kicks the countdown. */
+            atomic_store_explicit(&hp_tls_bytes_left, HP_RATE_RECHECK_BYTES, memory_order_relaxed);
+        } else if (!new_gap || !thread_start(size, rate)) {
             /* Like Go, the next gap starts after this allocation; what was left
              * of the old gap is not carried over (the process is memoryless).
              * Drawn before sampling, so an allocation nested inside the sample
              * (a signal handler) is only counted as missed when really due. */
-            hp_tls_bytes_left = (uint64_t)hp_sampler_next_gap(&tls.rng, rate);
+            atomic_store_explicit(&hp_tls_bytes_left, (uint64_t)hp_sampler_next_gap(&tls.rng, rate),
+                                  memory_order_relaxed);
         } else {
-            rate = 0; /* the thread's first gap covers this allocation */
+            /* A new gap (the thread's first, or the first under a new rate:
+             * the countdown was cut short by a kick) covers this allocation. */
+            rate = 0;
         }
     }
     HP_SIGNAL_BARRIER();
@@ -253,10 +400,18 @@ void hp_thread_mark_internal(void) {
     tls.guard = 1;
     tls.internal = 1;
     tls.started = 1;
-    hp_tls_bytes_left = UINT64_MAX;
+    atomic_store_explicit(&hp_tls_bytes_left, UINT64_MAX, memory_order_relaxed);
 }
 
-void hp_recorder_after_fork_child(void) { hp_rings_after_fork_child(tls.ring); }
+void hp_recorder_after_fork_child(void) {
+    hp_rings_after_fork_child(tls.ring);
+    /* Only the forking thread exists here; another may have held kick_lock. */
+    pthread_mutex_init(&kick_lock, NULL);
+    for (kick_chunk *c = kick_chunks; c; c = c->next)
+        for (int i = 0; i < KICK_SLOTS; i++)
+            if (c->slot[i].countdown != &hp_tls_bytes_left)
+                c->slot[i].countdown = NULL;
+}
 
 void hp_recorder_stats_get(hp_recorder_stats *out) {
     uint64_t lost;

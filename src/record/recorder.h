@@ -7,13 +7,14 @@
 #define HEAPPROF_RECORDER_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "base/common.h"
 
 /* Bytes this thread may still allocate before the next sample. 0 (a new
  * thread) sends the first allocation to the slow path, which sets it up. */
-extern HP_TLS uint64_t hp_tls_bytes_left;
+extern HP_TLS _Atomic uint64_t hp_tls_bytes_left;
 
 /* One-time set-up (from hp_runtime_ensure): the key whose destructor runs at
  * each thread's exit. Allocation-free. Returns 0 or -1. */
@@ -43,6 +44,14 @@ void hp_guard_leave(int previous);
 
 /* The calling thread belongs to heapprof: it never samples. */
 void hp_thread_mark_internal(void);
+
+/* heapprof_set_rate: every thread's countdown runs out at once (threads
+ * whose gap was drawn under an older rate epoch). */
+void hp_recorder_kick_all(void);
+/* From the flusher's drain: kicks again the threads that have not noticed
+ * yet (a kick can be lost to a thread's own countdown update). A load when
+ * every thread has. */
+void hp_recorder_rekick(void);
 
 /* In a forked child: rings of threads that do not exist here are released,
  * the forking thread keeps its own. */

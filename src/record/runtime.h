@@ -19,8 +19,16 @@ int hp_runtime_ensure(void);
 
 /* Current sampling rate in bytes (0 = off). */
 uint64_t hp_current_rate(void);
-/* Sets it (heapprof_set_rate); each thread notices at its next slow path.
- * Returns the previous rate. */
+/* Sets it (heapprof_set_rate) and makes every thread's countdown run out
+ * so each notices at its next allocation. Returns the previous rate. No
+ * effect (returns 0) where heapprof forced sampling off: setuid/AT_SECURE,
+ * or sample marks or the thread key could not be set up. */
 uint64_t hp_set_rate(uint64_t rate);
+
+/* 1 when heapprof turned sampling off for good at start-up. */
+int hp_rate_forced_off(void);
+
+/* Changes with every hp_set_rate (acquire: the new rate is visible). */
+uint64_t hp_rate_epoch(void);
 
 #endif

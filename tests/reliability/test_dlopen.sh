@@ -24,6 +24,17 @@ if expect_clean_run dl; then
     check "the final profile names no unknown frame where plugin_alloc should be" \
         test "$(value "$TMP/dl.values" '??' inuse_space)" = 0
 fi
+# Lock order: a plugin whose constructor (run by dlopen, loader lock held)
+# calls heapprof_dump, heapprof_get_stats and fork, loaded 20 times while the
+# flusher dumps a profile of 32768 stacks every 10 ms. heapprof used to call
+# dlsym (under its lock) in every dump: a deadlock within a few cycles.
+: "${RELI_CTOR_PLUGIN:?set RELI_CTOR_PLUGIN to the constructor plugin .so}"
+run ctor HEAPPROF_RATE=1 HEAPPROF_INTERVAL=0.01 CTOR_DUMP="$TMP/ctor.pb.gz" -- \
+    "$RELI_BIN/dlctor" "$(realpath "$RELI_CTOR_PLUGIN")" 20
+if expect_clean_run ctor; then
+    check "a constructor that dumps and forks while the flusher dumps: no deadlock" grep -qx "done 20" "$TMP/ctor.out"
+    check "the constructor's dump is readable" raw "$TMP/ctor.pb.gz"
+fi
 run dl.default -- "$RELI_BIN/dl" "$plugin" 50
 expect_clean_run dl.default && check "default rate: same output as without the library" cmp -s "$TMP/plain.out" "$TMP/dl.default.out"
 check_profiles dl.default "$TMP/dl.default" final

@@ -251,38 +251,47 @@ static void test_rename_failure_cleans_up(void **state) {
     free(dir);
 }
 
-/* The temp name is predictable: a symlink planted there must not make us
- * write through it. */
+/* The temp names are predictable (<path>.tmp.<pid>.<n>): links or files
+ * planted at them must not receive our write (O_EXCL), nor be removed by us. The path
+ * exists already, so the rename route is taken (linkat never replaces). */
 static void test_planted_symlink(void **state) {
     (void)state;
     char *dir = make_tmpdir();
     char path[600], tmp[700], victim[600];
     snprintf(path, sizeof path, "%s/profile.pb.gz", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     snprintf(victim, sizeof victim, "%s/victim", dir);
     FILE *f = fopen(victim, "w");
     fputs("precious", f);
     fclose(f);
-    assert_int_equal(symlink(victim, tmp), 0);
-    /* With O_TMPFILE the temp name is never used (0); on the rename route
-     * the planted link is refused (ELOOP). Either way the victim is safe. */
+    assert_int_equal(hp_write_atomic(path, (const uint8_t *)"old", 3), 0);
+    enum { PLANTED = 1000 };
+    for (int i = 0; i < PLANTED; i++) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%d", path, (long)getpid(), i);
+        if (i % 2) { /* a file someone else can read: never written into */
+            FILE *pf = fopen(tmp, "w");
+            fputs("planted", pf);
+            fclose(pf);
+        } else {
+            assert_int_equal(symlink(victim, tmp), 0);
+        }
+    }
     int err = hp_write_atomic(path, (const uint8_t *)"x", 1);
-    assert_true(err == 0 || err == ELOOP);
+    assert_int_equal(err, EEXIST);
     size_t len;
     uint8_t *got = read_file(victim, &len);
     assert_int_equal(len, 8);
     assert_memory_equal(got, "precious", 8);
     free(got);
-    struct stat st;
-    if (err == ELOOP) {
-        assert_int_not_equal(lstat(tmp, &st), 0); /* our temp name was cleared */
-        assert_int_not_equal(stat(path, &st), 0);
-    } else {
-        got = read_file(path, &len);
-        assert_int_equal(len, 1);
-        assert_memory_equal(got, "x", 1);
-        free(got);
-    }
+    got = read_file(path, &len); /* the old profile is still whole */
+    assert_int_equal(len, 3);
+    assert_memory_equal(got, "old", 3);
+    free(got);
+    assert_int_equal(count_entries(dir, NULL), PLANTED + 2); /* not ours: left alone (+ victim, path) */
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%d", path, (long)getpid(), 1);
+    got = read_file(tmp, &len);
+    assert_int_equal(len, 7);
+    assert_memory_equal(got, "planted", 7);
+    free(got);
     remove_tree(dir);
     free(dir);
 }

@@ -60,11 +60,8 @@ static void set_prefix(const char *prefix) {
     xsnprintf(hp_cfg.out_prefix, sizeof hp_cfg.out_prefix, "%s", prefix);
 }
 
-static void dump_locked(const char *what) {
-    hp_state_lock();
-    hp_series_dump_next(what);
-    hp_state_unlock();
-}
+/* The series takes the state lock itself, for the snapshot only. */
+static void dump_locked(const char *what) { hp_series_dump_next(what); }
 
 static void touch(const char *path) {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

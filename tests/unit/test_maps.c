@@ -186,6 +186,34 @@ static void test_distro_stripped_library(void **state) {
     dlclose(h);
 }
 
+/* A refresh walks the object list only when an object came or went
+ * (dlpi_adds/dlpi_subs): the refreshes of an idle process are O(1). */
+static void test_refresh_only_on_change(void **state) {
+    (void)state;
+    hp_maps *m = hp_maps_new();
+    hp_maps_refresh(m);
+    assert_int_equal(hp_maps_walks(m), 1);
+    for (int i = 0; i < 10; i++)
+        hp_maps_refresh(m);
+    assert_int_equal(hp_maps_walks(m), 1);
+    const char *lib = "libanl.so.1";
+    if (dlopen(lib, RTLD_NOW | RTLD_NOLOAD))
+        skip(); /* already loaded: nothing to add */
+    size_t before = hp_maps_count(m);
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        skip();
+    hp_maps_refresh(m);
+    assert_int_equal(hp_maps_walks(m), 2);
+    assert_true(hp_maps_count(m) > before);
+    hp_maps_refresh(m);
+    assert_int_equal(hp_maps_walks(m), 2);
+    dlclose(h);
+    hp_maps_refresh(m); /* an object went: walked again (seen_gen changes) */
+    assert_int_equal(hp_maps_walks(m), 3);
+    hp_maps_free(m);
+}
+
 static int run(const char *cmd) {
     int rc = system(cmd);
     return rc == 0 ? 0 : -1;
@@ -490,6 +518,7 @@ int main(void) {
         cmocka_unit_test(test_own_symbols),
         cmocka_unit_test(test_libc_symbols),
         cmocka_unit_test(test_distro_stripped_library),
+        cmocka_unit_test(test_refresh_only_on_change),
         cmocka_unit_test(test_built_stripped_library),
         cmocka_unit_test(test_vdso_mapping),
         cmocka_unit_test(test_concurrent_use),

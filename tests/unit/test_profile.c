@@ -356,6 +356,31 @@ static void test_pending_frees(void **state) {
 /* Weights need the size and the rate: sizes past the compact form (32 MiB),
  * more distinct rates than the compact form indexes, size 0. The in-use
  * values must still be exactly the model's, and freed records reused. */
+/* A FREE that arrives before its ALLOC while the pending table cannot grow
+ * (out of memory) still waits, in the spare slots, and is matched: a lost
+ * FREE would leave its ALLOC live for ever (a phantom leak). */
+static void test_pending_frees_out_of_memory(void **state) {
+    (void)state;
+    hp_profile *p = hp_profile_new();
+    ev_buf b;
+    hp_alloc_fail_for_test(1);
+    for (uint64_t id = 1; id <= 10; id++)
+        hp_profile_apply(p, ev_free(&b, id));
+    hp_alloc_fail_for_test(0);
+    hp_profile_stats st;
+    hp_profile_stats_get(p, &st);
+    assert_int_equal(st.pending_frees, 10);
+    for (uint64_t id = 1; id <= 10; id++)
+        hp_profile_apply(p, ev_alloc(&b, id, 1, 100, 1));
+    hp_profile_stats_get(p, &st);
+    assert_int_equal(st.samples, 10);
+    assert_int_equal(st.frees, 10);
+    assert_int_equal(st.live_samples, 0);
+    assert_int_equal(st.pending_frees, 0);
+    assert_int_equal(st.lost_frees, 0);
+    hp_profile_free(p);
+}
+
 static void test_weights_big_sizes_and_many_rates(void **state) {
     (void)state;
     const size_t n = 3000;
@@ -431,6 +456,7 @@ int main(void) {
         cmocka_unit_test(test_random_churn_matches_model),
         cmocka_unit_test(test_block_ids_and_backward_shift),
         cmocka_unit_test(test_pending_frees),
+        cmocka_unit_test(test_pending_frees_out_of_memory),
         cmocka_unit_test(test_weights_big_sizes_and_many_rates),
         cmocka_unit_test(test_memory_accounting_while_growing),
     };
