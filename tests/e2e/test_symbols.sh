@@ -15,7 +15,7 @@ done
 # if the program is meant to bind to it (an interposed libc function, a hook,
 # or public API), and say so in docs/design.md.
 allowed="
-malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc pvalloc malloc_usable_size
+malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc pvalloc malloc_usable_size free_sized free_aligned_sized
 exit dlclose
 heapprof_dump heapprof_set_rate heapprof_get_stats
 "
