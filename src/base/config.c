@@ -594,6 +594,19 @@ static void load_headers(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
         warn_bad(warn, "HEAPPROF_HEADERS", v, "is not 0 or 1", "1");
 }
 
+static void load_children(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
+{
+    const char *v = get("HEAPPROF_CHILDREN");
+    uint64_t on;
+    cfg->children = 1;
+    if (v == NULL)
+        return;
+    if (parse_u64_st(v, 0, 1, &on) == PARSE_OK)
+        cfg->children = (int)on;
+    else
+        warn_bad(warn, "HEAPPROF_CHILDREN", v, "is not 0 or 1", "1");
+}
+
 static void load_out(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
 {
     const char *v = get("HEAPPROF_OUT");
@@ -666,6 +679,7 @@ void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
         cfg->flush_ns = HP_DEFAULT_FLUSH_NS;
         memcpy(cfg->out_prefix, HP_DEFAULT_OUT, sizeof HP_DEFAULT_OUT);
         cfg->headers = 1;
+        cfg->children = 1;
         return;
     }
     load_rate(cfg, get, warn);
@@ -677,6 +691,7 @@ void hp_config_load(hp_config *cfg, hp_getenv_fn get, hp_warn_fn warn)
     load_http(cfg, get, warn);
     load_signal(cfg, get, warn);
     load_headers(cfg, get, warn);
+    load_children(cfg, get, warn);
 }
 
 void hp_config_warn_stderr(const char *line)

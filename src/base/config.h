@@ -34,6 +34,8 @@ typedef struct hp_config {
     hp_http_config http;    /* HEAPPROF_HTTP: [addr]:port of the /debug/pprof server; off by default */
     int dump_signal;        /* HEAPPROF_SIGNAL: signal number that requests a dump; 0 = off (default) */
     int headers;            /* HEAPPROF_HEADERS: 1 (default) = pad sampled blocks over glibc; 0 = address set */
+    int children;           /* HEAPPROF_CHILDREN: 1 (default) = forked and exec'd children are profiled too;
+                               0 = only the process started (and the programs it execs itself) */
 } hp_config;
 
 #define HP_DEFAULT_RATE 524288u

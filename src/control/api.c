@@ -35,6 +35,8 @@ HP_EXPORT int heapprof_dump(const char *path) {
 HP_EXPORT size_t heapprof_set_rate(size_t rate) {
     if (!hp_runtime_ensure())
         return 0;
+    if (hp_runtime_passive_child()) /* HEAPPROF_CHILDREN=0: a child stays unprofiled */
+        return 0;
     uint64_t old = hp_set_rate(rate);
     if (rate != 0) {
         /* Sampling may have been off since start-up: the flusher was never
