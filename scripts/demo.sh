@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 # graphviz is not needed here: only `heapprof diff --svg` (and pprof's graph view) draw with dot.
-scripts/deps.sh build-essential cmake pkg-config libunwind-dev zlib1g-dev golang-go || exit 1
+scripts/deps.sh build-essential g++ cmake pkg-config libunwind-dev zlib1g-dev golang-go || exit 1
 # HEAPPROF_BUILD_DIR: where to build (default build-demo)
 build=${HEAPPROF_BUILD_DIR:-build-demo}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null &&
