@@ -21,8 +21,8 @@ kept = [("x" * 100 + str(i), i) for i in range(20000)]
 EOF2
 # total FILE: alloc_space of the whole profile, in bytes.
 total() { go tool pprof -top -sample_index=alloc_space -unit=B "$1" 2>/dev/null | sed -n 's/^Showing nodes accounting for \([0-9]*\)B.*/\1/p'; }
-"$H" -q --rate 16K --interval 0 --seed 7 --out "$TMP/malloc" -- python3 "$TMP/objects.py"
-PYTHONMALLOC=pymalloc "$H" -q --rate 16K --interval 0 --seed 7 --out "$TMP/pymalloc" -- python3 "$TMP/objects.py"
+"$H" -q --no-children --rate 16K --interval 0 --seed 7 --out "$TMP/malloc" -- python3 "$TMP/objects.py"
+PYTHONMALLOC=pymalloc "$H" -q --no-children --rate 16K --interval 0 --seed 7 --out "$TMP/pymalloc" -- python3 "$TMP/objects.py"
 m=$(total "$("$H" latest "$TMP/malloc")")
 p=$(total "$("$H" latest "$TMP/pymalloc")")
 echo "alloc_space: PYTHONMALLOC=malloc ${m:-?} B, pymalloc ${p:-?} B"
