@@ -6,7 +6,8 @@
 # and prints the diff with the leaking function, recur, on top.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-scripts/deps.sh build-essential cmake pkg-config libunwind-dev zlib1g-dev golang-go graphviz || exit 1
+# graphviz is not needed here: only `heapprof diff --svg` (and pprof's graph view) draw with dot.
+scripts/deps.sh build-essential g++ cmake pkg-config libunwind-dev zlib1g-dev golang-go || exit 1
 # HEAPPROF_BUILD_DIR: where to build (default build-demo)
 build=${HEAPPROF_BUILD_DIR:-build-demo}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null &&
@@ -30,4 +31,5 @@ echo "\$ $hp diff $first $last"
 echo
 echo "Next: the leaking lines (the binary has debug info) and a graph:"
 echo "  go tool pprof -list recur -base $first $demo $last"
-echo "  $hp diff --svg leak.svg $first $last"
+echo "  $hp diff --svg leak.svg $first $last   (needs graphviz)"
+echo "  $hp web $last $first                  (flame graph in a browser)"

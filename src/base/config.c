@@ -492,6 +492,9 @@ static const option k_options[] = {
     {.info = {"HEAPPROF_HEADERS", STR(HP_DEFAULT_HEADERS), "1 = a header marks sampled blocks over glibc; 0 = a table"},
      .kind = KIND_BOOL, .min = 0, .max = 1, FIELD(headers),
      .if_syntax = "is not 0 or 1", .if_range = "is not 0 or 1"},
+    {.info = {"HEAPPROF_CHILDREN", STR(HP_DEFAULT_CHILDREN), "1 = forked and exec'd children are profiled too; 0 = not"},
+     .kind = KIND_BOOL, .min = 0, .max = 1, FIELD(children),
+     .if_syntax = "is not 0 or 1", .if_range = "is not 0 or 1"},
 };
 
 /* Numeric fields are uint64_t, unsigned or int; every range fits the field. */

@@ -34,6 +34,8 @@ typedef struct hp_config {
     hp_http_config http;    /* HEAPPROF_HTTP: [addr]:port of the /debug/pprof server; off by default */
     int dump_signal;        /* HEAPPROF_SIGNAL: signal number that requests a dump; 0 = off (default) */
     int headers;            /* HEAPPROF_HEADERS: 1 (default) = pad sampled blocks over glibc; 0 = address set */
+    int children;           /* HEAPPROF_CHILDREN: 1 (default) = forked and exec'd children are profiled too;
+                               0 = only the process started (and the programs it execs itself) */
 } hp_config;
 
 /* The defaults, as plain literals: the options table in config.c turns each
@@ -48,6 +50,7 @@ typedef struct hp_config {
 #define HP_DEFAULT_FLUSH_MS 100
 #define HP_DEFAULT_FLUSH_NS (HP_DEFAULT_FLUSH_MS * 1000000ull)
 #define HP_DEFAULT_HEADERS 1
+#define HP_DEFAULT_CHILDREN 1
 #define HP_DEFAULT_OUT "heapprof"
 
 /* Looks a variable up; NULL when unset. Production passes secure_getenv. */

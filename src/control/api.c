@@ -35,6 +35,8 @@ HP_EXPORT size_t heapprof_set_rate(size_t rate) {
         return 0;
     if (hp_rate_forced_off())
         return 0; /* sticky: setuid, or no way to mark samples (runtime.h) */
+    if (hp_runtime_passive_child()) /* HEAPPROF_CHILDREN=0: a child stays unprofiled */
+        return 0;
     uint64_t old = hp_set_rate(rate);
     if (rate != 0) {
         /* Sampling may have been off since start-up: the flusher was never

@@ -101,6 +101,12 @@ int hp_flusher_stop(int timeout_s) {
     return err ? ETIMEDOUT : 0;
 }
 
+void hp_flusher_forget_after_fork_child(void) {
+    flusher_running = 0;
+    atomic_store_explicit(&stop_requested, 0, memory_order_relaxed);
+    hp_wake_after_fork_child();
+}
+
 void hp_flusher_after_fork_child(void) {
     int was_running = flusher_running;
     flusher_running = 0;

@@ -26,5 +26,8 @@ int hp_flusher_stop(int timeout_s);
 /* In a forked child (atfork child handler): the parent's thread does not
  * exist here; starts the child's own if the parent had one. */
 void hp_flusher_after_fork_child(void);
+/* In a forked child that is not profiled (HEAPPROF_CHILDREN=0): no flusher,
+ * so no dumps, not even at exit. */
+void hp_flusher_forget_after_fork_child(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include "control/flusher.h"
 #include "control/state.h"
 #include "record/recorder.h"
+#include "record/runtime.h"
 
 /* The prepare handler takes the aggregation lock so the child inherits a
  * consistent copy. */
@@ -16,6 +17,13 @@ static void fork_parent(void) { hp_state_unlock(); }
 static void fork_child(void) {
     hp_state_after_fork_child();
     hp_recorder_after_fork_child();
+    if (!hp_cfg.children) {
+        /* HEAPPROF_CHILDREN=0: the child samples nothing more and writes no
+         * files; it keeps recognising the sampled blocks it inherited. */
+        hp_runtime_make_passive();
+        hp_flusher_forget_after_fork_child();
+        return;
+    }
     /* A new process: its own numbering, its own thread (the parent's flusher
      * does not exist here). */
     hp_series_after_fork_child();

@@ -17,6 +17,12 @@ extern hp_config hp_cfg;
  * another call is still setting up (the caller then just doesn't sample). */
 int hp_runtime_ensure(void);
 
+/* 1 in a child of the process started when HEAPPROF_CHILDREN=0: sampling
+ * is off and stays off, no files, no server, no signal handler. */
+int hp_runtime_passive_child(void);
+/* A forked child that is not to be profiled: sampling off, for good. */
+void hp_runtime_make_passive(void);
+
 /* Current sampling rate in bytes (0 = off). */
 uint64_t hp_current_rate(void);
 /* Sets it (heapprof_set_rate) and makes every thread's countdown run out
