@@ -31,7 +31,7 @@ typedef struct hp_object {
     int is_main;
     const void *vdso_image; /* the vdso's ELF image in memory, else NULL */
     size_t vdso_len;
-    int syms_loaded;
+    _Atomic int syms_loaded;
     hp_elf_syms *syms;
     uint64_t seen_gen; /* last refresh that saw it loaded */
 } hp_object;
@@ -444,8 +444,7 @@ static void load_symbols(hp_object *o) {
     o->syms = find_symbols(o);
     /* Release: the table's stores become visible (to a fork taken by another
      * thread at any instant) before the flag. */
-    atomic_thread_fence(memory_order_release);
-    o->syms_loaded = 1;
+    atomic_store_explicit(&o->syms_loaded, 1, memory_order_release);
 }
 
 const char *hp_maps_symbol(hp_maps *m, uint64_t addr) {
@@ -456,7 +455,7 @@ const char *hp_maps_symbol(hp_maps *m, uint64_t addr) {
     long i = find_locked(m, addr);
     if (i >= 0) {
         hp_object *o = slot_at(m, (size_t)i)->obj;
-        if (!o->syms_loaded)
+        if (!atomic_load_explicit(&o->syms_loaded, memory_order_acquire))
             load_symbols(o);
         name = hp_elf_syms_lookup(o->syms, addr - o->bias);
     }

@@ -20,6 +20,7 @@
 #include "interpose/allocator_origin.h"
 #include "record/sample_mark.h"
 #include "test_child.h"
+#include "test_sanitizer.h"
 
 static void use_headers(void) {
     hp_mark_note_allocator(1);
@@ -287,6 +288,8 @@ static void test_addrset_mode_in_child(void **state) {
  * parent made stay unsampled. */
 static void test_fork_child_keeps_mode(void **state) {
     (void)state;
+    if (TEST_UNDER_TSAN)
+        skip(); /* ThreadSanitizer's allocator and fork: not this test's subject */
     use_headers();
     enum { N = 4 };
     static const size_t offs[N] = {16, 32, 64, 4096};
