@@ -36,11 +36,11 @@
 /* Every variable hp_config_load reads. The fake getenv aborts on any other
  * name, so a variable added to config.c without being added here fails the
  * fuzzer instead of going unfuzzed. */
-enum { V_RATE, V_SEED, V_DEPTH, V_INTERVAL, V_FLUSH_MS, V_OUT, V_HTTP, V_SIGNAL, V_HEADERS, V_CHILDREN, NVARS };
+enum { V_RATE, V_SEED, V_DEPTH, V_INTERVAL, V_FLUSH_MS, V_OUT, V_HTTP, V_SIGNAL, V_HEADERS, V_CHILDREN, V_CONTROL_SIGNAL, NVARS };
 static const char *const k_vars[NVARS] = {
     "HEAPPROF_RATE", "HEAPPROF_SEED", "HEAPPROF_DEPTH", "HEAPPROF_INTERVAL",
     "HEAPPROF_FLUSH_MS", "HEAPPROF_OUT", "HEAPPROF_HTTP", "HEAPPROF_SIGNAL",
-    "HEAPPROF_HEADERS", "HEAPPROF_CHILDREN",
+    "HEAPPROF_HEADERS", "HEAPPROF_CHILDREN", "HEAPPROF_CONTROL_SIGNAL",
 };
 
 /* The fake environment of one run. hp_getenv_fn has no context argument,
@@ -303,6 +303,17 @@ static void check_config(const hp_config *c)
     }
     if (v == NULL || g_warned[V_SIGNAL])
         check(c->dump_signal == 0, "signal dumps on without a valid HEAPPROF_SIGNAL");
+
+    v = g_value[V_CONTROL_SIGNAL];
+    if (v != NULL) {
+        int s = 0;
+        int ok = hp_parse_signal(v, &s) == 0;
+        check(g_warned[V_CONTROL_SIGNAL] == !ok, "control signal warning unlike hp_parse_signal");
+        if (ok)
+            check(c->control_signal == s && signal_allowed(s), "control signal differs from hp_parse_signal");
+    }
+    if (v == NULL || g_warned[V_CONTROL_SIGNAL])
+        check(c->control_signal == 0, "rate control on without a valid HEAPPROF_CONTROL_SIGNAL");
 
     v = g_value[V_HEADERS];
     if (v != NULL) {

@@ -24,10 +24,6 @@
 
 #include "base/common.h"
 
-/* The largest accepted HEAPPROF_RATE.  Beyond 1 GiB a process would see
- * almost no samples, and keeping the mean gap small keeps -log(u) * rate far
- * from the int64 range of the per-thread countdown (max ~37 * 2^30). */
-#define HP_MAX_RATE (1ull << 30)
 /* HEAPPROF_INTERVAL: 0 means "only at exit / on demand"; otherwise at least
  * 10 ms (a dump symbolizes and gzips a whole profile, so faster makes no sense)
  * and at most one week. */
@@ -487,6 +483,11 @@ static const option k_options[] = {
      .if_range = "has a port out of range (1 to 65535)"},
     {.info = {"HEAPPROF_SIGNAL", HP_OPTION_UNSET, "signal that requests a dump; unset = none"},
      .kind = KIND_SIGNAL, FIELD(dump_signal), .fallback = "no signal dumps",
+     .if_empty = "is empty", .if_syntax = "is not a signal name or number",
+     .if_range = "is out of range (1 to SIGRTMAX)"},
+    {.info = {"HEAPPROF_CONTROL_SIGNAL", HP_OPTION_UNSET,
+              "signal whose sigqueue value sets the rate (heapprof rate); unset = none"},
+     .kind = KIND_SIGNAL, FIELD(control_signal), .fallback = "no rate control by signal",
      .if_empty = "is empty", .if_syntax = "is not a signal name or number",
      .if_range = "is out of range (1 to SIGRTMAX)"},
     {.info = {"HEAPPROF_HEADERS", STR(HP_DEFAULT_HEADERS), "1 = a header marks sampled blocks over glibc; 0 = a table"},

@@ -33,6 +33,7 @@ typedef struct hp_config {
     char out_prefix[HP_OUT_PREFIX_MAX]; /* HEAPPROF_OUT: files are <prefix>.<pid>.<seq>.pb.gz */
     hp_http_config http;    /* HEAPPROF_HTTP: [addr]:port of the /debug/pprof server; off by default */
     int dump_signal;        /* HEAPPROF_SIGNAL: signal number that requests a dump; 0 = off (default) */
+    int control_signal;     /* HEAPPROF_CONTROL_SIGNAL: signal whose sigqueue value sets the rate; 0 = off */
     int headers;            /* HEAPPROF_HEADERS: 1 (default) = pad sampled blocks over glibc; 0 = address set */
     int children;           /* HEAPPROF_CHILDREN: 1 (default) = forked and exec'd children are profiled too;
                                0 = only the process started (and the programs it execs itself) */
@@ -45,6 +46,11 @@ typedef struct hp_config {
 #define HP_DEFAULT_RATE 524288
 #define HP_DEFAULT_DEPTH 64
 #define HP_MAX_DEPTH 256u
+/* The largest accepted rate (HEAPPROF_RATE, heapprof rate). Beyond 1 GiB a
+ * process would see almost no samples, and keeping the mean gap small keeps
+ * -log(u) * rate far from the int64 range of the per-thread countdown (max
+ * ~37 * 2^30). */
+#define HP_MAX_RATE (1ull << 30)
 #define HP_DEFAULT_INTERVAL_S 60
 #define HP_DEFAULT_INTERVAL_NS (HP_DEFAULT_INTERVAL_S * 1000000000ull)
 #define HP_DEFAULT_FLUSH_MS 100

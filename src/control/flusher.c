@@ -9,6 +9,7 @@
 
 #include "base/common.h"
 #include "control/dump_series.h"
+#include "control/rate_control.h"
 #include "control/state.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
@@ -30,8 +31,14 @@ static void *flusher_main(void *arg) {
     hp_thread_mark_internal();
     uint64_t interval = hp_cfg.interval_ns;
     uint64_t next_dump = interval ? hp_now_ns(CLOCK_MONOTONIC) + interval : UINT64_MAX;
+    /* A process started at rate 0 for a later switch (rate_control.h) writes
+     * no periodic or final files until sampling has been on: they would hold
+     * nothing. Dumps asked for (signal, API) are written regardless. */
+    int ever_sampled = 0;
     for (;;) {
         uint32_t seen = hp_wake_seen();
+        hp_rate_control_apply();
+        ever_sampled |= hp_current_rate() != 0;
         int stop = atomic_load_explicit(&stop_requested, memory_order_relaxed);
         int requested = atomic_exchange_explicit(&dump_requested, 0, memory_order_relaxed);
         uint64_t now = hp_now_ns(CLOCK_MONOTONIC);
@@ -44,13 +51,15 @@ static void *flusher_main(void *arg) {
             hp_state_unlock();
         }
         if (stop) {
-            hp_series_dump_next("final dump at exit");
+            if (ever_sampled)
+                hp_series_dump_next("final dump at exit");
             return NULL;
         }
         if (requested) {
             hp_series_dump_next("dump on request");
         } else if (now >= next_dump) {
-            hp_series_dump_next("periodic dump");
+            if (ever_sampled)
+                hp_series_dump_next("periodic dump");
             /* Stay on the schedule; skip missed slots rather than bursting. */
             while (next_dump <= now)
                 next_dump += interval;

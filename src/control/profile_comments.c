@@ -4,6 +4,7 @@
 
 #include "base/internal_alloc.h"
 #include "control/identity.h"
+#include "control/rate_control.h"
 #include "record/addrset.h"
 #include "record/recorder.h"
 #include "record/ring.h"
@@ -20,10 +21,15 @@ void hp_comments_build(hp_comments *c, const hp_profile *p, const char *what) {
     hp_addrset_stats as;
     hp_addrset_stats_get(&as);
     snprintf(c->what, sizeof c->what, "heapprof %s", what);
+    hp_rate_control_stats rc;
+    hp_rate_control_stats_get(&rc);
     snprintf(c->counts, sizeof c->counts,
-             "heapprof samples=%llu frees=%llu live_samples=%llu stacks=%llu truncated_stacks=%llu depth=%u",
+             "heapprof samples=%llu frees=%llu live_samples=%llu stacks=%llu truncated_stacks=%llu depth=%u "
+             "rate=%llu rate_changes=%llu rate_requests_rejected=%llu",
              (unsigned long long)ps.samples, (unsigned long long)ps.frees, (unsigned long long)ps.live_samples,
-             (unsigned long long)ps.stacks, (unsigned long long)ps.truncated, hp_cfg.depth);
+             (unsigned long long)ps.stacks, (unsigned long long)ps.truncated, hp_cfg.depth,
+             (unsigned long long)hp_current_rate(), (unsigned long long)rc.changes,
+             (unsigned long long)rc.rejected);
     snprintf(c->loss, sizeof c->loss,
              "heapprof ring_overflow_segments=%llu spilled_frees=%llu unrecorded_samples=%llu lost_events=%llu "
              "pending_frees=%llu",

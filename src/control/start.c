@@ -10,6 +10,7 @@
 #include "control/flusher.h"
 #include "control/fork.h"
 #include "control/http_server.h"
+#include "control/rate_control.h"
 #include "control/signal_dump.h"
 #include "control/state.h"
 #include "export/cxx_names.h"
@@ -52,7 +53,10 @@ out:
 }
 
 void hp_control_start(void) {
-    if (hp_current_rate() != 0)
+    hp_rate_control_install();
+    /* With a way to switch sampling on from outside, the flusher must be
+     * there to apply it (a signal handler cannot start a thread). */
+    if (hp_current_rate() != 0 || hp_rate_control_configured())
         hp_profiling_start();
     hp_signal_dump_install();
     hp_http_start();

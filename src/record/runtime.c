@@ -61,6 +61,7 @@ int hp_runtime_ensure(void) {
         hp_cfg.rate = 0;
         hp_cfg.http.family = 0;
         hp_cfg.dump_signal = 0;
+        hp_cfg.control_signal = 0;
     } else {
         hp_config_load(&hp_cfg, env_lookup, hp_warn);
     }

@@ -92,6 +92,8 @@ static void assert_defaults_except(const hp_config *cfg, const char *except)
         assert_int_equal(cfg->http.family, 0); /* no server unless asked for */
     if (strcmp(except, "SIGNAL") != 0)
         assert_int_equal(cfg->dump_signal, 0);
+    if (strcmp(except, "CONTROL_SIGNAL") != 0)
+        assert_int_equal(cfg->control_signal, 0);
     if (strcmp(except, "HEADERS") != 0)
         assert_int_equal(cfg->headers, 1);
     if (strcmp(except, "CHILDREN") != 0)
@@ -601,6 +603,26 @@ static void test_signal_good(void **state)
     }
 }
 
+/* HEAPPROF_CONTROL_SIGNAL: the same parser and rules as HEAPPROF_SIGNAL, its
+ * own field and fallback. */
+static void test_control_signal(void **state)
+{
+    (void)state;
+    hp_config cfg;
+    env_clear();
+    env_set("HEAPPROF_CONTROL_SIGNAL", "SIGRTMIN+3");
+    load(&cfg);
+    assert_int_equal(g_warn_count, 0);
+    assert_int_equal(cfg.control_signal, SIGRTMIN + 3);
+    assert_defaults_except(&cfg, "CONTROL_SIGNAL");
+    env_clear();
+    env_set("HEAPPROF_CONTROL_SIGNAL", "KILL");
+    load(&cfg);
+    assert_int_equal(cfg.control_signal, 0);
+    assert_string_equal(g_warn_last, "heapprof: HEAPPROF_CONTROL_SIGNAL=\"KILL\" cannot be caught by a handler; "
+                                     "using no rate control by signal");
+}
+
 static void test_signal_bad(void **state)
 {
     (void)state;
@@ -733,7 +755,7 @@ static void test_option_table(void **state)
     hp_config dflt, cfg;
     unsigned n = hp_option_count();
     load(&dflt);
-    assert_int_equal(n, 10); /* a new variable: also a README row */
+    assert_int_equal(n, 11); /* a new variable: also a README row */
     assert_null(hp_option_at(n));
     for (unsigned i = 0; i < n; i++) {
         const hp_option_info *o = hp_option_at(i);
@@ -809,6 +831,7 @@ int main(void)
         cmocka_unit_test_setup(test_interval_locale_independent, setup),
         cmocka_unit_test_setup(test_parsers_direct, setup),
         cmocka_unit_test_setup(test_option_table, setup),
+        cmocka_unit_test_setup(test_control_signal, setup),
         cmocka_unit_test_setup(test_warn_stderr, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

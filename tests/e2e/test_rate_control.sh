@@ -1,0 +1,118 @@
+#!/bin/bash
+# Sampling switched on, to another rate and off in a running process (issue
+# 14, item 3): `heapprof rate PID BYTES` over HEAPPROF_CONTROL_SIGNAL. A
+# service starts at HEAPPROF_RATE=0: its profile is empty; switched to 64 KiB,
+# a leak that starts afterwards shows at its size (within 10%); switched off,
+# the samples taken while on are still matched when freed. Blocks allocated
+# while off stay unknown. Plus the command's refusals, which never hurt the
+# process (no channel, bad BYTES, a plain kill of the control signal).
+. "$(dirname "$0")/lib.sh"
+need_go
+H=$HEAPPROF_SCRIPT
+PHASES=$E2E_BIN/phases
+export HEAPPROF_LIB
+
+# start NAME VAR=VALUE...: phases in the background, commands through a FIFO.
+start() {
+    local name=$1
+    shift
+    mkfifo "$TMP/$name.in"
+    env "$@" HEAPPROF_OUT="$TMP/$name" HEAPPROF_INTERVAL=0 LD_PRELOAD="$HEAPPROF_LIB" \
+        "$PHASES" <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    PID=$!
+    exec 7>"$TMP/$name.in"
+    wait_line "$name" "phases: pid $PID" || abort "$name did not start"
+}
+wait_line() { # NAME LINE: up to 10 s for that line of stdout
+    local i
+    for i in $(seq 100); do grep -qxF -- "$2" "$TMP/$1.out" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+cmd() { # NAME COMMAND: sends it and waits for "done COMMAND"
+    echo "$2" >&7
+    wait_line "$1" "done $2" || fail "$1: '$2' not done"
+}
+# dump NAME: a dump on request (SIGUSR2); prints the new file's name.
+dump() {
+    local before after i
+    before=$(series "$TMP/$1" | wc -l)
+    kill -USR2 "$PID"
+    for i in $(seq 50); do
+        after=$(series "$TMP/$1" | wc -l)
+        [ "$after" -gt "$before" ] && break
+        sleep 0.1
+    done
+    series "$TMP/$1" | tail -1
+}
+comment_value() { # FILE KEY: a number from the profile's comments
+    go tool pprof -raw "$1" 2>/dev/null | grep -o " $2=[0-9]*" | head -1 | cut -d= -f2
+}
+inuse() { # FILE FUNC: inuse_space of FUNC in bytes (0 if absent)
+    values "$1" | awk -v f="$2" '$1 == f { print $5; found = 1 } END { if (!found) print 0 }'
+}
+
+start svc HEAPPROF_RATE=0 HEAPPROF_CONTROL_SIGNAL=SIGRTMIN+3 HEAPPROF_SIGNAL=SIGUSR2
+cmd svc "early 8"
+f=$(dump svc)
+check "at rate 0 the profile is empty (samples=$(comment_value "$f" samples), rate=$(comment_value "$f" rate))" \
+    bash -c "[ '$(comment_value "$f" samples)' = 0 ] && [ '$(comment_value "$f" rate)' = 0 ]"
+
+"$H" rate "$PID" 64KiB 2>"$TMP/rate1.err"
+check "heapprof rate PID 64KiB: exit 0 ($(cat "$TMP/rate1.err"))" test $? = 0
+cmd svc "late 40"
+f=$(dump svc)
+late=$(inuse "$f" late_blocks)
+check "switched on: rate=65536 in the profile (got $(comment_value "$f" rate))" test "$(comment_value "$f" rate)" = 65536
+check "the leak that started afterwards: late_blocks at 40 MiB +-10% (got $late bytes)" \
+    awk -v v="$late" 'BEGIN { t = 40 * 1048576; exit !(v > 0.9 * t && v < 1.1 * t) }'
+check "blocks allocated while off are unknown: no early_blocks ($(inuse "$f" early_blocks))" \
+    test "$(inuse "$f" early_blocks)" = 0
+live_on=$(comment_value "$f" live_samples)
+
+"$H" rate "$PID" 0 2>"$TMP/rate0.err"
+check "heapprof rate PID 0: exit 0" test $? = 0
+cmd svc "early 8"
+cmd svc "free_late"
+f=$(dump svc)
+check "switched off: rate=0 (got $(comment_value "$f" rate)), two changes ($(comment_value "$f" rate_changes))" \
+    bash -c "[ '$(comment_value "$f" rate)' = 0 ] && [ '$(comment_value "$f" rate_changes)' = 2 ]"
+check "the samples taken while on are matched when freed after: late_blocks at 0 ($(inuse "$f" late_blocks)), live_samples $live_on -> $(comment_value "$f" live_samples)" \
+    bash -c "[ '$(inuse "$f" late_blocks)' = 0 ] && [ '$(comment_value "$f" live_samples)' = 0 ] && [ '$live_on' -gt 100 ]"
+check "frees of unknown blocks are not counted (frees=$(comment_value "$f" frees) = samples=$(comment_value "$f" samples))" \
+    test "$(comment_value "$f" frees)" = "$(comment_value "$f" samples)"
+
+# Refusals: bad BYTES, a plain kill of the control signal; the process lives on.
+RC=0
+"$H" rate "$PID" 12abc 2>"$TMP/bad.err" || RC=$?
+check "heapprof rate PID 12abc: exit 2 with the library's message ($(cat "$TMP/bad.err"))" \
+    bash -c "[ $RC = 2 ] && grep -q 'not a byte count' '$TMP/bad.err'"
+kill -s RTMIN+3 "$PID"
+sleep 0.3
+check "a plain kill of the control signal (no value) does not end the process" kill -0 "$PID"
+f=$(dump svc)
+check "... and changes nothing (rate=$(comment_value "$f" rate), rejected=$(comment_value "$f" rate_requests_rejected))" \
+    bash -c "[ '$(comment_value "$f" rate)' = 0 ] && [ '$(comment_value "$f" rate_requests_rejected)' = 1 ]"
+echo exit >&7
+exec 7>&-
+RC=0
+wait "$PID" || RC=$?
+check "the service exits 0 with a clean stderr (got $RC: $(head -c 300 "$TMP/svc.err"))" \
+    bash -c "[ $RC = 0 ] && ! [ -s '$TMP/svc.err' ]"
+
+# No channel: refused, nothing sent (the process would die of SIGRTMIN+3's default).
+start plain HEAPPROF_RATE=0
+RC=0
+"$H" rate "$PID" 64K 2>"$TMP/nochan.err" || RC=$?
+check "no control channel: exit 3, says so ($(cat "$TMP/nochan.err"))" \
+    bash -c "[ $RC = 3 ] && grep -q 'without a control channel' '$TMP/nochan.err'"
+check "... and the process is untouched" kill -0 "$PID"
+echo exit >&7
+exec 7>&-
+wait "$PID"
+check "a process started at rate 0 that was never switched on writes no file ($(series "$TMP/plain" | wc -l))" \
+    test -z "$(series "$TMP/plain")"
+RC=0
+"$H" rate 999999999 64K 2>"$TMP/nopid.err" || RC=$?
+check "no such pid: exit 3 ($(cat "$TMP/nopid.err"))" test "$RC" = 3
+
+finish
