@@ -8,6 +8,8 @@
 #     should (the churning function for allocs, the kept blocks for heap)
 #   - the same samples in both (every value equal, idle process)
 #   - ?debug=1 and ?seconds=N work there too (filename="allocs-delta")
+#   - profiling off (HEAPPROF_RATE=0): /allocs is 503 like /heap, /metrics is
+#     still served (heap values 0, heapprof_sampling_rate_bytes 0)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_lib.sh"
 need_go
@@ -78,4 +80,17 @@ go tool pprof -raw "$TMP/body" 2>/dev/null | raw_stacks | sort >"$TMP/b_heap.raw
 check "idle process: /allocs and /heap hold the same samples ($(wc -l <"$TMP/b_heap.raw") stacks)" \
     bash -c "[ -s '$TMP/b_heap.raw' ] && cmp -s '$TMP/b_allocs.raw' '$TMP/b_heap.raw'"
 stop_host "$TMP/ctl2"
+
+mkdir -p "$TMP/ctl3"
+start_host off HEAPPROF_RATE=0 HEAPPROF_INTERVAL=0 -- "$E2E_BIN/fleet_host" "$TMP/ctl3" 1 1 ||
+    abort "the server of the RATE=0 process never answered"
+http /debug/pprof/allocs
+check "RATE=0: /debug/pprof/allocs is 503 (got $CODE)" test "$CODE" = 503
+http /metrics
+check "RATE=0: /metrics is 200 with heapprof_sampling_rate_bytes 0 and heapprof_inuse_bytes 0 (got $CODE)" \
+    bash -c "[ $CODE = 200 ] && grep -qx 'heapprof_sampling_rate_bytes 0' '$TMP/body' &&
+             grep -qx 'heapprof_inuse_bytes 0' '$TMP/body' && grep -q '^process_resident_memory_bytes [1-9]' '$TMP/body'"
+stop_host "$TMP/ctl3"
+check "RATE=0 host exits 0, stderr empty (got $RC; $(head -c 200 "$TMP/off.err"))" \
+    bash -c "[ $RC = 0 ] && [ ! -s '$TMP/off.err' ]"
 finish

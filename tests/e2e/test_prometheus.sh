@@ -9,7 +9,7 @@
 #     check config` / `check rules`, and Prometheus runs with them (1 s scrapes)
 #   - the API (/api/v1/query) has three heapprof_inuse_bytes series whose
 #     values equal each process's own profile (/debug/pprof/heap read with
-#     go tool pprof -raw; exactly for the idle ones, within 5% for the churner)
+#     go tool pprof -raw; exactly for the idle ones, within 10% for the churner)
 #   - rate(heapprof_alloc_bytes_total[5s]) > 0 for the churner, 0 for the idle
 #   - heapprof_info has the program and pid labels; the rules are loaded
 # Skipped (exit 77) only when prometheus cannot be installed.
@@ -128,8 +128,9 @@ for name in idle_a idle_b churner; do
     got=$(prom_value "$TMP/inuse.prom" "$PORT")
     got=${got%.*}
     if [ "$name" = churner ]; then
-        check "$name: Prometheus' heapprof_inuse_bytes $got vs its profile's inuse_space $profile (within 5%)" \
-            within "${got:-0}" "$profile" 5
+        # A scrape or the profile may catch one churn sample alive (~68 KB at this rate).
+        check "$name: Prometheus' heapprof_inuse_bytes $got vs its profile's inuse_space $profile (within 10%)" \
+            within "${got:-0}" "$profile" 10
     else
         check "$name: Prometheus' heapprof_inuse_bytes $got = its profile's inuse_space $profile" \
             test "${got:-x}" = "$profile"

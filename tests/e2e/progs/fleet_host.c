@@ -3,7 +3,7 @@
  *   kept_blocks   KEEP_MIB MiB in 64 KiB blocks at start, kept: a stable
  *                 in-use heap, different per process
  *   then prints "ready" and, with CHURN=1, allocates and frees 1 MiB in
- *   4 KiB blocks every 10 ms (churn_blocks: the allocation rate goes up,
+ *   4 KiB blocks (one at a time) every 10 ms (churn_blocks: the allocation rate goes up,
  *   the in-use heap stays put); with CHURN=0 it only sleeps (no allocation)
  *   CTL_DIR/stop  exit 0 (at the latest after 120 s) */
 #include <stdio.h>
@@ -19,13 +19,12 @@ __attribute__((noinline)) static void *kept_blocks(void)
     return memset(xmalloc_check(malloc(64 << 10), "kept_blocks"), 1, 64 << 10);
 }
 
+/* Each block is freed at once: at most one is live, so the in-use heap
+ * stays at the kept blocks (plus at most one sample's weight). */
 __attribute__((noinline)) static void churn_blocks(void)
 {
-    static void *blocks[256];
     for (int i = 0; i < 256; i++)
-        blocks[i] = memset(xmalloc_check(malloc(4096), "churn_blocks"), 2, 4096);
-    for (int i = 0; i < 256; i++)
-        free(blocks[i]);
+        free(KEEP(memset(xmalloc_check(malloc(4096), "churn_blocks"), 2, 4096)));
 }
 
 int main(int argc, char **argv)
