@@ -496,6 +496,9 @@ static const option k_options[] = {
     {.info = {"HEAPPROF_CHILDREN", STR(HP_DEFAULT_CHILDREN), "1 = forked and exec'd children are profiled too; 0 = not"},
      .kind = KIND_BOOL, .min = 0, .max = 1, FIELD(children),
      .if_syntax = "is not 0 or 1", .if_range = "is not 0 or 1"},
+    {.info = {"HEAPPROF_BUILD_IDS", STR(HP_DEFAULT_BUILD_IDS), "1 = profiles carry each object's GNU build ID; 0 = not"},
+     .kind = KIND_BOOL, .min = 0, .max = 1, FIELD(build_ids),
+     .if_syntax = "is not 0 or 1", .if_range = "is not 0 or 1"},
 };
 
 /* Numeric fields are uint64_t, unsigned or int; every range fits the field. */

@@ -37,6 +37,7 @@ typedef struct hp_config {
     int headers;            /* HEAPPROF_HEADERS: 1 (default) = pad sampled blocks over glibc; 0 = address set */
     int children;           /* HEAPPROF_CHILDREN: 1 (default) = forked and exec'd children are profiled too;
                                0 = only the process started (and the programs it execs itself) */
+    int build_ids;          /* HEAPPROF_BUILD_IDS: 1 = profiles carry each mapping's GNU build ID; 0 (default) = not */
 } hp_config;
 
 /* The defaults, as plain literals: the options table in config.c turns each
@@ -57,6 +58,7 @@ typedef struct hp_config {
 #define HP_DEFAULT_FLUSH_NS (HP_DEFAULT_FLUSH_MS * 1000000ull)
 #define HP_DEFAULT_HEADERS 1
 #define HP_DEFAULT_CHILDREN 1
+#define HP_DEFAULT_BUILD_IDS 0
 #define HP_DEFAULT_OUT "heapprof"
 
 /* Looks a variable up; NULL when unset. Production passes secure_getenv. */

@@ -1,11 +1,17 @@
 #include "control/encode.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/common.h"
 #include "base/internal_alloc.h"
 #include "export/dump.h"
 #include "record/runtime.h"
+
+/* Relaxed: a count read for display only; no other data is published with it. */
+static _Atomic uint64_t dumps_written;
+
+uint64_t hp_dumps_written(void) { return atomic_load_explicit(&dumps_written, memory_order_relaxed); }
 
 int hp_snapshot_take(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what) {
     memset(s, 0, sizeof *s);
@@ -39,6 +45,8 @@ int hp_snapshot_gz(hp_snapshot *s, const int64_t (*base)[HP_NVALUES], size_t n_b
         .duration_nanos = duration_ns,
         .comments = s->comments.lines,
         .n_comments = HP_COMMENT_LINES,
+        .default_sample_type = s->default_sample_type,
+        .build_ids = hp_cfg.build_ids,
     };
     uint8_t *raw = NULL;
     size_t raw_len = 0;
@@ -59,6 +67,8 @@ int hp_snapshot_to_file(hp_snapshot *s, const char *path) {
     if (!err)
         err = hp_write_atomic(path, gz, gz_len);
     hp_free(gz);
+    if (!err)
+        atomic_fetch_add_explicit(&dumps_written, 1, memory_order_relaxed);
     return err;
 }
 

@@ -25,6 +25,7 @@ typedef struct hp_snapshot {
     int64_t period;
     int64_t time_nanos;
     hp_maps *maps;
+    const char *default_sample_type; /* NULL (inuse_space) unless the caller sets it after take */
 } hp_snapshot;
 
 /* With the state lock held: copies what an encoding needs. Returns 0 or
@@ -42,6 +43,10 @@ int hp_snapshot_gz(hp_snapshot *s, const int64_t (*base)[HP_NVALUES], size_t n_b
 int hp_snapshot_to_file(hp_snapshot *s, const char *path);
 
 void hp_snapshot_release(hp_snapshot *s);
+
+/* Profile files written by this process (hp_snapshot_to_file succeeded):
+ * periodic, signal, exit and API dumps; heapprof_dumps_total of /metrics. */
+uint64_t hp_dumps_written(void);
 
 /* Take + gz + release in one call, for callers that own the profile alone
  * (benchmarks, tests) or hold the lock anyway. */

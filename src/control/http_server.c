@@ -52,6 +52,7 @@
 #include "base/warn.h"
 #include "control/encode.h"
 #include "control/http_request.h"
+#include "control/metrics.h"
 #include "control/state.h"
 #include "export/legacy_text.h"
 #include "export/maps.h"
@@ -84,6 +85,7 @@ typedef struct conn {
     enum conn_state state;
     uint64_t deadline_ms; /* CLOCK_MONOTONIC; what happens then depends on state */
     int head_only;        /* HEAD: headers as for GET, no body */
+    int allocs;           /* /debug/pprof/allocs: the heap profile with alloc_space as its default */
     size_t in_len;
     char in[HP_HTTP_MAX_REQUEST];
     hp_http_request req;
@@ -242,6 +244,8 @@ static void build_gz_locked(hp_profile *p, hp_maps *m, void *arg)
     build_ctx *b = arg;
     b->err = hp_snapshot_take(&b->snap, p, m, b->c->base ? "delta over HTTP" : "served over HTTP");
     b->taken = b->err == 0;
+    if (b->c->allocs) /* as Go's /debug/pprof/allocs: same data, another default view */
+        b->snap.default_sample_type = "alloc_space";
 }
 
 static void snapshot_base_locked(hp_profile *p, hp_maps *m, void *arg)
@@ -318,16 +322,20 @@ static void serve_index(conn *c)
               "/debug/pprof/<br>\n<br>\n"
               "Types of profiles available:\n"
               "<table>\n<thead><td>Count</td><td>Profile</td></thead>\n"
+              "<tr><td>%llu</td><td><a href=\"/debug/pprof/allocs?debug=1\">allocs</a></td></tr>\n"
               "<tr><td>%llu</td><td><a href=\"/debug/pprof/heap?debug=1\">heap</a></td></tr>\n"
               "</table>\n"
               "<p>\nProfile Descriptions:\n<ul>\n"
+              "<li><div class=profile-name>allocs: </div> A sampling of all past memory allocations: "
+              "the heap profile with <code>alloc_space</code> as its default sample type, as Go serves it.</li>\n"
               "<li><div class=profile-name>heap: </div> A sampling of the memory allocations of this "
               "process (served by heapprof): in-use and allocated objects and bytes by call stack. "
               "<a href=\"/debug/pprof/heap\">/debug/pprof/heap</a> is the gzipped profile for "
               "<code>go tool pprof</code>; <code>?seconds=N</code> (1 to %d) gives the difference over "
               "the next N seconds; <code>?debug=1</code> the same data as text.</li>\n"
-              "</ul>\n</p>\n</body>\n</html>\n",
-              (unsigned long long)b.stacks, MAX_SECONDS);
+              "</ul>\n</p>\n<p><a href=\"/metrics\">/metrics</a>: totals for Prometheus.</p>\n"
+              "</body>\n</html>\n",
+              (unsigned long long)b.stacks, (unsigned long long)b.stacks, MAX_SECONDS);
     if (tb.oom) {
         hp_free(tb.p);
         close_conn(c);
@@ -339,6 +347,9 @@ static void serve_index(conn *c)
 
 static const char *const k_attachment = "Content-Disposition: attachment; filename=\"heap\"\r\n";
 static const char *const k_attachment_delta = "Content-Disposition: attachment; filename=\"heap-delta\"\r\n";
+static const char *const k_attachment_allocs = "Content-Disposition: attachment; filename=\"allocs\"\r\n";
+static const char *const k_attachment_allocs_delta =
+    "Content-Disposition: attachment; filename=\"allocs-delta\"\r\n";
 
 /* Builds the profile (plain or, when c->base is set, the delta) and answers. */
 static void serve_profile(conn *c, int text)
@@ -363,7 +374,9 @@ static void serve_profile(conn *c, int text)
     } else if (text) {
         respond(c, 200, "text/plain; charset=utf-8", "", b.data, b.len);
     } else {
-        respond(c, 200, "application/octet-stream", c->base ? k_attachment_delta : k_attachment, b.data, b.len);
+        const char *disposition = c->allocs ? (c->base ? k_attachment_allocs_delta : k_attachment_allocs)
+                                            : (c->base ? k_attachment_delta : k_attachment);
+        respond(c, 200, "application/octet-stream", disposition, b.data, b.len);
     }
     hp_free(b.data);
     hp_free(c->base);
@@ -422,6 +435,23 @@ static void serve_heap(conn *c)
     c->deadline_ms = (c->base_ns + 999999u) / 1000000u + seconds * 1000u;
 }
 
+/* Prometheus' pull: totals only (control/metrics.c); answered even when
+ * profiling is off, so a fleet sees the process and its rate of 0. */
+static void serve_metrics(conn *c)
+{
+    hp_metrics m;
+    hp_metrics_collect(&m);
+    hp_textbuf tb = {0};
+    hp_metrics_format(&m, &tb);
+    if (tb.oom) {
+        hp_free(tb.p);
+        respond_error(c, 500, "out of memory", "");
+        return;
+    }
+    respond(c, 200, HP_METRICS_CONTENT_TYPE, "", tb.p, tb.len);
+    hp_free(tb.p);
+}
+
 static void handle_request(conn *c)
 {
     const hp_http_request *r = &c->req;
@@ -432,8 +462,11 @@ static void handle_request(conn *c)
     }
     if (strcmp(r->path, "/debug/pprof/") == 0 || strcmp(r->path, "/debug/pprof") == 0)
         serve_index(c);
-    else if (strcmp(r->path, "/debug/pprof/heap") == 0)
+    else if (strcmp(r->path, "/debug/pprof/heap") == 0 || strcmp(r->path, "/debug/pprof/allocs") == 0) {
+        c->allocs = strcmp(r->path, "/debug/pprof/allocs") == 0;
         serve_heap(c);
+    } else if (strcmp(r->path, "/metrics") == 0)
+        serve_metrics(c);
     else
         respond_error(c, 404, "not found (try /debug/pprof/)", "");
 }
@@ -609,6 +642,7 @@ static void on_acceptable(uint64_t now)
         c->id = id;
         c->in_len = 0;
         c->head_only = 0;
+        c->allocs = 0;
         c->base = NULL;
         c->out = NULL;
         c->state = CONN_READING;

@@ -23,7 +23,8 @@
  * pprof with addr2line). Mappings of plain C keep has_functions=false and
  * get file:line from DWARF.
  *
- * Build ids are NOT written. Measured with Go 1.19.8's `go tool pprof` on a
+ * Build ids are NOT written by default (HEAPPROF_BUILD_IDS=1 writes them, for
+ * stores that match binaries by build id). Measured with Go 1.19.8's `go tool pprof` on a
  * PIE built with -g, one profile written each way:
  *   - binary still at its recorded path: both variants show DWARF file:line;
  *   - `go tool pprof -lines BINARY profile`, binary moved elsewhere: both work
@@ -34,9 +35,10 @@
  *     build-id mismatch (b47d21... != )": Go's object reader returns "" for
  *     native binaries, so the right file is rejected (google/pprof#455).
  * So omitting build ids loses nothing with Go 1.19 and keeps the search path
- * usable. Newer standalone pprof could use a build id to find the file in
- * $PPROF_BINARY_PATH/<id>/; hp_mapping.build_id is kept for that day
- * (HP_WRITE_BUILD_ID=1) and for debug-file lookup in maps.c. */
+ * usable. Profile stores (Parca, debuginfod, symbol servers) and newer
+ * standalone pprof ($PPROF_BINARY_PATH/<id>/) find binaries by build id:
+ * prof->build_ids (HEAPPROF_BUILD_IDS=1) writes hp_mapping.build_id, read
+ * from the object's mapped PT_NOTE by maps.c. */
 #include "export/pprof.h"
 
 #include <errno.h>
@@ -87,11 +89,6 @@ enum {
     FUNCTION_NAME = 2,
     FUNCTION_SYSTEM_NAME = 3,
 };
-
-/* See the header comment: flip to 1 only for a pprof that handles build ids. */
-#ifndef HP_WRITE_BUILD_ID
-#define HP_WRITE_BUILD_ID 0
-#endif
 
 /* ---- a growable array of 64-bit values ---- */
 
@@ -327,7 +324,7 @@ static int write_samples(enc *e, const hp_pprof_profile *prof) {
     return 0;
 }
 
-static void write_mappings(enc *e) {
+static void write_mappings(enc *e, int build_ids) {
     for (size_t i = 0; i < e->nmaps; i++) {
         const hp_mapping *mp = hp_maps_get(e->maps, i);
         if (!mp)
@@ -339,9 +336,8 @@ static void write_mappings(enc *e) {
         hp_pb_uint64_opt(&e->pb, MAPPING_LIMIT, mp->limit);
         hp_pb_uint64_opt(&e->pb, MAPPING_OFFSET, mp->offset);
         hp_pb_uint64_opt(&e->pb, MAPPING_FILENAME, file);
-#if HP_WRITE_BUILD_ID
-        hp_pb_uint64_opt(&e->pb, MAPPING_BUILD_ID, intern(e, mp->build_id));
-#endif
+        if (build_ids) /* off by default: see the header comment */
+            hp_pb_uint64_opt(&e->pb, MAPPING_BUILD_ID, intern(e, mp->build_id));
         /* has_functions stays false so pprof adds file:line from DWARF, except
          * for objects with C++ symbols, whose member functions Go 1.19's
          * DWARF reader leaves nameless (see the header comment). */
@@ -421,7 +417,8 @@ static void write_header(enc *e, const hp_pprof_profile *prof) {
     hp_pb_int64_opt(&e->pb, PROFILE_PERIOD, prof->period);
     hp_pb_int64_opt(&e->pb, PROFILE_TIME_NANOS, prof->time_nanos);
     hp_pb_int64_opt(&e->pb, PROFILE_DURATION_NANOS, prof->duration_nanos);
-    hp_pb_int64(&e->pb, PROFILE_DEFAULT_SAMPLE_TYPE, (int64_t)intern(e, "inuse_space"));
+    const char *dflt = prof->default_sample_type ? prof->default_sample_type : "inuse_space";
+    hp_pb_int64(&e->pb, PROFILE_DEFAULT_SAMPLE_TYPE, (int64_t)intern(e, dflt));
     write_comments(e, prof);
 }
 
@@ -476,7 +473,7 @@ int hp_pprof_encode(const hp_pprof_profile *prof, hp_maps *maps, uint8_t **out, 
         e.failed = 1;
     e.keep_names = hp_calloc(e.nmaps ? e.nmaps : 1, 1);
     write_locations(&e); /* before the mappings: it finds which hold C++ */
-    write_mappings(&e);
+    write_mappings(&e, prof->build_ids);
     write_functions(&e);
     write_string_table(&e);
 

@@ -28,6 +28,8 @@ typedef struct hp_pprof_profile {
     int64_t duration_nanos;  /* 0 unless a delta profile */
     const char *const *comments;
     size_t n_comments;
+    const char *default_sample_type; /* NULL = "inuse_space" (/heap); "alloc_space" for /allocs */
+    int build_ids;           /* 1: each mapping's GNU build ID (HEAPPROF_BUILD_IDS); 0: none */
 } hp_pprof_profile;
 
 /* Encodes the profile (uncompressed protobuf) into a buffer from hp_malloc,

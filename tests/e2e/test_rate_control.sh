@@ -47,6 +47,17 @@ dump() {
 comment_value() { # FILE KEY: a number from the profile's comments
     go tool pprof -raw "$1" 2>/dev/null | grep -o " $2=[0-9]*" | head -1 | cut -d= -f2
 }
+# wait_rate NAME RATE: dumps until one says that rate is in force (the change
+# is applied by the flusher, a few ms after the command returns).
+wait_rate() {
+    local i f
+    for i in $(seq 30); do
+        f=$(dump "$1")
+        [ "$(comment_value "$f" rate)" = "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
 inuse() { # FILE FUNC: inuse_space of FUNC in bytes (0 if absent)
     values "$1" | awk -v f="$2" '$1 == f { print $5; found = 1 } END { if (!found) print 0 }'
 }
@@ -59,6 +70,7 @@ check "at rate 0 the profile is empty (samples=$(comment_value "$f" samples), ra
 
 "$H" rate "$PID" 64KiB 2>"$TMP/rate1.err"
 check "heapprof rate PID 64KiB: exit 0 ($(cat "$TMP/rate1.err"))" test $? = 0
+check "the new rate is in force within 3 s" wait_rate svc 65536
 cmd svc "late 40"
 f=$(dump svc)
 late=$(inuse "$f" late_blocks)
@@ -71,6 +83,7 @@ live_on=$(comment_value "$f" live_samples)
 
 "$H" rate "$PID" 0 2>"$TMP/rate0.err"
 check "heapprof rate PID 0: exit 0" test $? = 0
+check "sampling is off within 3 s" wait_rate svc 0
 cmd svc "early 8"
 cmd svc "free_late"
 f=$(dump svc)

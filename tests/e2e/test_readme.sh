@@ -50,7 +50,7 @@ awk -v dir="$TMP/blocks" '
     inexp { print > e; next }
 ' "$README"
 for b in packages walkthrough-run walkthrough-diff walkthrough-list walkthrough-top walkthrough-svg \
-    live by-hand-run by-hand-read install; do
+    live fleet by-hand-run by-hand-read install; do
     check "README has the marked block '$b'" test -s "$TMP/blocks/$b.sh"
 done
 
@@ -160,6 +160,15 @@ check_expected live
 check "live: a.heap and b.heap are profiles" bash -c "[ -s '$W/a.heap' ] && [ -s '$W/b.heap' ]"
 check "live: go tool pprof URL saved a copy under PPROF_TMPDIR ($(ls "$TMP/pprof" | head -1))" \
     bash -c "ls '$TMP/pprof' | grep -q '^pprof\..*\.pb\.gz$'"
+
+# --- Fleets: /metrics and /debug/pprof/allocs, on the same port: the live
+# block's program (killed at its end) must be gone first.
+for i in $(seq 100); do
+    curl -s -m 1 -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null || break
+    sleep 0.1
+done
+block fleet
+check_expected fleet
 
 # --- By hand.
 block by-hand-run

@@ -98,6 +98,8 @@ static void assert_defaults_except(const hp_config *cfg, const char *except)
         assert_int_equal(cfg->headers, 1);
     if (strcmp(except, "CHILDREN") != 0)
         assert_int_equal(cfg->children, 1);
+    if (strcmp(except, "BUILD_IDS") != 0)
+        assert_int_equal(cfg->build_ids, 0); /* off: Go 1.19's pprof rejects the right binary with one */
 }
 
 /* ---- defaults ---- */
@@ -288,6 +290,23 @@ static void test_children(void **state)
     }
     static const char *const bad[] = {"2", "no", "off", "-1", " 0", "00x"};
     run_bad("CHILDREN", bad, HP_ARRAY_LEN(bad), "; using 1", "is not 0 or 1", "is not 0 or 1");
+}
+
+static void test_build_ids(void **state)
+{
+    (void)state;
+    hp_config cfg;
+    static const char *const good[] = {"0", "1"};
+    for (size_t i = 0; i < HP_ARRAY_LEN(good); i++) {
+        env_clear();
+        env_set("HEAPPROF_BUILD_IDS", good[i]);
+        load(&cfg);
+        assert_int_equal(g_warn_count, 0);
+        assert_int_equal(cfg.build_ids, good[i][0] == '1');
+        assert_defaults_except(&cfg, "BUILD_IDS");
+    }
+    static const char *const bad[] = {"2", "yes", "true", "-1", " 1", "1 "};
+    run_bad("BUILD_IDS", bad, HP_ARRAY_LEN(bad), "; using 0", "is not 0 or 1", "is not 0 or 1");
 }
 
 static void test_out_good(void **state)
@@ -755,7 +774,7 @@ static void test_option_table(void **state)
     hp_config dflt, cfg;
     unsigned n = hp_option_count();
     load(&dflt);
-    assert_int_equal(n, 11); /* a new variable: also a README row */
+    assert_int_equal(n, 12); /* a new variable: also a README row */
     assert_null(hp_option_at(n));
     for (unsigned i = 0; i < n; i++) {
         const hp_option_info *o = hp_option_at(i);
@@ -826,6 +845,7 @@ int main(void)
         cmocka_unit_test_setup(test_signal_bad, setup),
         cmocka_unit_test_setup(test_headers, setup),
         cmocka_unit_test_setup(test_children, setup),
+        cmocka_unit_test_setup(test_build_ids, setup),
         cmocka_unit_test_setup(test_unset_vs_empty, setup),
         cmocka_unit_test_setup(test_escaping, setup),
         cmocka_unit_test_setup(test_interval_locale_independent, setup),

@@ -282,7 +282,7 @@ static const char *loc_fn_name(const d_profile *p, const d_location *l) {
 }
 
 /* The invariants every profile must hold. */
-static void check_common(const d_profile *p) {
+static void check_common(const d_profile *p, const char *default_type) {
     assert_true(p->nstr >= 1);
     assert_string_equal(p->str[0], "");
     for (size_t i = 1; i < p->nstr; i++) /* deduplicated */
@@ -297,7 +297,7 @@ static void check_common(const d_profile *p) {
     }
     assert_string_equal(S(p, p->pt_type), "space");
     assert_string_equal(S(p, p->pt_unit), "bytes");
-    assert_string_equal(S(p, (uint64_t)p->default_sample_type), "inuse_space");
+    assert_string_equal(S(p, (uint64_t)p->default_sample_type), default_type ? default_type : "inuse_space");
     for (size_t i = 0; i < p->nm; i++) {
         assert_int_equal(p->m[i].id, i + 1);
         assert_int_equal(p->m[i].has_functions, 0); /* so pprof may resymbolize */
@@ -331,7 +331,7 @@ static d_profile *encode_decode(const hp_pprof_profile *prof, hp_maps *maps) {
     assert_non_null(buf);
     d_profile *p = decode(buf, len);
     hp_free(buf);
-    check_common(p);
+    check_common(p, prof->default_sample_type);
     return p;
 }
 
@@ -349,7 +349,7 @@ static void test_structure_without_maps(void **state) {
         {NULL, 0, {5, 50, 5, 50}},
     };
     const char *comments[] = {"heapprof samples=3", "", "bytes"}; /* "" skipped; "bytes" shared */
-    hp_pprof_profile prof = {s, 4, 524288, 1700000000123456789LL, 0, comments, 3};
+    hp_pprof_profile prof = {s, 4, 524288, 1700000000123456789LL, 0, comments, 3, NULL, 0};
     d_profile *p = encode_decode(&prof, NULL);
 
     assert_int_equal(p->period, 524288);
@@ -408,7 +408,7 @@ static void test_many_stacks(void **state) {
         }
         s[i] = (hp_pprof_sample){&frames[i * DEPTH], DEPTH, {1, (int64_t)i, 1, (int64_t)i}};
     }
-    hp_pprof_profile prof = {s, NS, 1, 1, 0, NULL, 0};
+    hp_pprof_profile prof = {s, NS, 1, 1, 0, NULL, 0, NULL, 0};
     d_profile *p = encode_decode(&prof, NULL);
     assert_int_equal(p->ns, NS);
     assert_true(p->nl <= POOL && p->nl > POOL / 2);
@@ -475,7 +475,7 @@ static void make_real_profile(real_stacks *r) {
     r->s[1] = (hp_pprof_sample){r->f1, 3, {20, 2000, 0, 0}};
     r->s[2] = (hp_pprof_sample){r->f2, 2, {1, 64, 1, 64}};
     static const char *comments[] = {"heapprof test profile"};
-    r->prof = (hp_pprof_profile){r->s, 3, 512, 1700000000000000000LL, 0, comments, 1};
+    r->prof = (hp_pprof_profile){r->s, 3, 512, 1700000000000000000LL, 0, comments, 1, NULL, 0};
 }
 
 static void test_real_frames_with_maps(void **state) {
@@ -519,6 +519,24 @@ static void test_real_frames_with_maps(void **state) {
     assert_null(loc_fn_name(p, l_none)); /* unknown: no line, pprof shows the address */
     assert_int_equal(p->nf, 3);
     assert_int_equal(p->s[0].val[3], 400);
+    free_profile(p);
+    hp_maps_free(maps);
+}
+
+/* /debug/pprof/allocs (default alloc_space) and HEAPPROF_BUILD_IDS=1: the
+ * executable's mapping carries the build id maps.c read from its note. */
+static void test_allocs_default_and_build_ids(void **state) {
+    (void)state;
+    real_stacks r;
+    make_real_profile(&r);
+    r.prof.default_sample_type = "alloc_space";
+    r.prof.build_ids = 1;
+    hp_maps *maps = hp_maps_new();
+    d_profile *p = encode_decode(&r.prof, maps); /* checks the default type */
+    const hp_mapping *exe = hp_maps_get(maps, 0);
+    assert_non_null(exe);
+    assert_true(strlen(exe->build_id) >= 16); /* the test binary is linked with a GNU build id */
+    assert_string_equal(S(p, p->m[0].build_id), exe->build_id);
     free_profile(p);
     hp_maps_free(maps);
 }
@@ -619,6 +637,7 @@ int main(void) {
         cmocka_unit_test(test_structure_without_maps),
         cmocka_unit_test(test_many_stacks),
         cmocka_unit_test(test_real_frames_with_maps),
+        cmocka_unit_test(test_allocs_default_and_build_ids),
         cmocka_unit_test(test_go_tool_pprof_reads_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
