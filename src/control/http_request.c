@@ -171,6 +171,8 @@ enum hp_http_parse_result hp_http_parse(const char *buf, size_t len, hp_http_req
     req->path[0] = '\0';
     req->query[0] = '\0';
     req->length = 0;
+    req->has_origin = 0;
+    req->content_length = 0;
 
     /* Empty lines before the request line are ignored (RFC 9112 2.2): some
      * clients send a CRLF after a POST body. */
@@ -253,11 +255,29 @@ enum hp_http_parse_result hp_http_parse(const char *buf, size_t len, hp_http_req
             return bad(req, 400, "malformed header field");
         if (equal_nocase(buf + start, p - start, "host"))
             hosts++;
+        if (equal_nocase(buf + start, p - start, "origin"))
+            req->has_origin = 1;
+        int is_length = equal_nocase(buf + start, p - start, "content-length");
         p++;
+        uint64_t length = 0;
+        int digits = 0, junk = 0;
         while (p < limit && buf[p] != '\r' && buf[p] != '\n') {
             if (!is_field_char((unsigned char)buf[p]))
                 return bad(req, 400, "control character in header field");
+            if (is_length && buf[p] >= '0' && buf[p] <= '9' && length < (1ull << 40)) {
+                length = length * 10 + (uint64_t)(buf[p] - '0');
+                digits++;
+            } else if (is_length && buf[p] != ' ' && buf[p] != '\t') {
+                junk = 1;
+            }
             p++;
+        }
+        if (is_length) {
+            /* A body is read by nobody here; its length only decides whether
+             * a control request is acceptable (it must have none). */
+            if (!digits || junk)
+                return bad(req, 400, "malformed Content-Length");
+            req->content_length = length;
         }
         r = line_end(buf, limit, &p);
         if (r == 0)

@@ -38,6 +38,8 @@ typedef struct hp_http_request {
     char path[HP_HTTP_MAX_TARGET + 1];  /* percent-decoded path, starts with '/' (or is "*") */
     char query[HP_HTTP_MAX_TARGET + 1]; /* raw query after '?', not decoded ("" if none) */
     size_t length;       /* HP_HTTP_COMPLETE: bytes of the head, blank line included */
+    int has_origin;      /* an Origin header: the request comes from a web page (browsers send it) */
+    uint64_t content_length; /* Content-Length, 0 if absent */
 } hp_http_request;
 
 /* Parses buf[0..len). len above HP_HTTP_MAX_REQUEST without a complete head

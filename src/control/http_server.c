@@ -52,7 +52,9 @@
 #include "base/warn.h"
 #include "control/encode.h"
 #include "control/http_request.h"
+#include "control/http_peer.h"
 #include "control/metrics.h"
+#include "control/rate_control.h"
 #include "control/state.h"
 #include "export/legacy_text.h"
 #include "export/maps.h"
@@ -452,10 +454,59 @@ static void serve_metrics(conn *c)
     hp_free(tb.p);
 }
 
+/* GET /debug/pprof/rate: the rate in force. POST /debug/pprof/rate?bytes=N:
+ * sets it (heapprof rate PID BYTES), only from this host, only by the
+ * process's own user or root (the owner of the peer's socket), never from a
+ * web page (browsers send Origin; a page must not switch a local service's
+ * profiling), with no body. docs/design.md, "Changing the rate from outside". */
+static void serve_rate(conn *c)
+{
+    const hp_http_request *r = &c->req;
+    char body[128];
+    int n;
+    if (strcmp(r->method, "POST") != 0) {
+        n = snprintf(body, sizeof body, "%llu\n", (unsigned long long)hp_current_rate());
+        respond(c, 200, "text/plain; charset=utf-8", "", body, n > 0 ? (size_t)n : 0);
+        return;
+    }
+    if (r->has_origin || r->content_length != 0) {
+        respond_error(c, 403, "a rate change is not taken from a web page or with a body", "");
+        return;
+    }
+    uid_t peer = 0;
+    enum hp_peer_result who = hp_http_peer_uid(c->fd, &peer);
+    if (who != HP_PEER_OK || (peer != 0 && peer != geteuid())) {
+        respond_error(c, 403,
+                      who == HP_PEER_NOT_LOCAL ? "a rate change is taken only from this host"
+                                               : "a rate change is taken only from this process's user or root",
+                      "");
+        return;
+    }
+    uint64_t rate = 0, old = 0;
+    if (hp_http_query_uint(r->query, "bytes", 0, UINT64_MAX, &rate) != 1) {
+        respond_error(c, 400, "give the new rate as ?bytes=N (0 = off)", "");
+        return;
+    }
+    int err = hp_rate_control_set_now(rate, &old);
+    if (err) {
+        respond_error(c, err == EINVAL ? 400 : 409,
+                      err == EINVAL ? "bytes is out of range (0 to 1073741824)"
+                                    : "sampling is forced off in this process (setuid, or no way to mark samples)",
+                      "");
+        return;
+    }
+    n = snprintf(body, sizeof body, "rate %llu (was %llu)\n", (unsigned long long)rate, (unsigned long long)old);
+    respond(c, 200, "text/plain; charset=utf-8", "", body, n > 0 ? (size_t)n : 0);
+}
+
 static void handle_request(conn *c)
 {
     const hp_http_request *r = &c->req;
     c->head_only = strcmp(r->method, "HEAD") == 0;
+    if (strcmp(r->path, "/debug/pprof/rate") == 0 && (strcmp(r->method, "POST") == 0 || strcmp(r->method, "GET") == 0)) {
+        serve_rate(c);
+        return;
+    }
     if (strcmp(r->method, "GET") != 0 && !c->head_only) {
         respond_error(c, 405, "only GET and HEAD are served", "Allow: GET, HEAD\r\n");
         return;

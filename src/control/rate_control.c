@@ -72,16 +72,23 @@ int hp_rate_control_install(void) {
     return 0;
 }
 
-void hp_rate_control_apply(void) {
-    uint64_t p = atomic_exchange_explicit(&pending, 0, memory_order_relaxed);
-    if (p == 0)
-        return;
+int hp_rate_control_set_now(uint64_t rate, uint64_t *old) {
+    if (rate > HP_MAX_RATE)
+        return EINVAL;
     /* Forced off (setuid, no way to mark samples) and a passive child stay
      * off, as for heapprof_set_rate. */
     if (hp_rate_forced_off() || hp_runtime_passive_child())
-        return;
-    hp_set_rate(p - 1);
+        return EPERM;
+    *old = hp_set_rate(rate);
     atomic_fetch_add_explicit(&changes, 1, memory_order_relaxed);
+    return 0;
+}
+
+void hp_rate_control_apply(void) {
+    uint64_t p = atomic_exchange_explicit(&pending, 0, memory_order_relaxed);
+    uint64_t old;
+    if (p != 0)
+        hp_rate_control_set_now(p - 1, &old);
 }
 
 void hp_rate_control_stats_get(hp_rate_control_stats *out) {

@@ -28,6 +28,12 @@ int hp_rate_control_request(uint64_t rate);
 /* On the flusher, every wake-up: applies the last request, if any. */
 void hp_rate_control_apply(void);
 
+/* Sets the rate now, from a thread that is not a signal handler (the HTTP
+ * server's POST /debug/pprof/rate). Returns 0 with the previous rate in *old,
+ * EINVAL out of range, or EPERM where sampling is forced off (setuid, no way
+ * to mark samples) or the process is a passive child. */
+int hp_rate_control_set_now(uint64_t rate, uint64_t *old);
+
 /* Counters for the profile comments. */
 typedef struct hp_rate_control_stats {
     uint64_t changes;  /* requests applied */

@@ -7,7 +7,9 @@
 # while off stay unknown. Plus the command's refusals, which never hurt the
 # process (no channel, bad BYTES, a plain kill of the control signal).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/http_lib.sh"
 need_go
+need_curl
 H=$HEAPPROF_SCRIPT
 PHASES=$E2E_BIN/phases
 export HEAPPROF_LIB
@@ -111,6 +113,42 @@ RC=0
 wait "$PID" || RC=$?
 check "the service exits 0 with a clean stderr (got $RC: $(head -c 300 "$TMP/svc.err"))" \
     bash -c "[ $RC = 0 ] && ! [ -s '$TMP/svc.err' ]"
+
+# The HTTP channel: the same, answered once in force; refused from a web page,
+# with a body, and to another user.
+PORT=$(free_port)
+start web HEAPPROF_RATE=0 HEAPPROF_HTTP=127.0.0.1:$PORT HEAPPROF_SIGNAL=SIGUSR2
+for i in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/debug/pprof/rate" >"$TMP/r0" 2>/dev/null && break; sleep 0.1; done
+check "GET /debug/pprof/rate: 0 at start ($(cat "$TMP/r0"))" test "$(cat "$TMP/r0")" = 0
+"$H" rate "$PID" 64K 2>"$TMP/rate_http.err"
+check "heapprof rate PID 64K over HTTP: exit 0, answered ($(cat "$TMP/rate_http.err"))" \
+    grep -q 'rate 65536 (was 0) (over HTTP' "$TMP/rate_http.err"
+cmd web "late 20"
+f=$(dump web)
+late=$(inuse "$f" late_blocks)
+check "over HTTP: in force at once; late_blocks at 20 MiB +-10% (got $late)" \
+    awk -v v="$late" 'BEGIN { t = 20 * 1048576; exit !(v > 0.9 * t && v < 1.1 * t) }'
+code=$(curl -s -o "$TMP/origin" -w '%{http_code}' -X POST -H 'Origin: http://evil.example' "http://127.0.0.1:$PORT/debug/pprof/rate?bytes=0")
+check "a POST from a web page (Origin) is refused: 403 ($code: $(cat "$TMP/origin"))" test "$code" = 403
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data x "http://127.0.0.1:$PORT/debug/pprof/rate?bytes=0")
+check "a POST with a body is refused: 403 ($code)" test "$code" = 403
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -w '\n%{http_code}' -X POST \
+    "http://127.0.0.1:$PORT/debug/pprof/rate?bytes=0")
+check "a POST by another user (nobody) is refused: 403, said why ($(tr '\n' ' ' <<<"$out"))" \
+    test "$(tail -1 <<<"$out") $(head -1 <<<"$out")" = "403 heapprof: a rate change is taken only from this process's user or root"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/debug/pprof/rate?bytes=2G")
+check "bytes out of range: 400 ($code)" test "$code" = 400
+check "the rate is still 65536 after the refusals ($(curl -s "http://127.0.0.1:$PORT/debug/pprof/rate"))" \
+    test "$(curl -s "http://127.0.0.1:$PORT/debug/pprof/rate")" = 65536
+"$H" rate "$PID" 0 2>/dev/null
+cmd web "free_late"
+f=$(dump web)
+check "off over HTTP; the samples are matched when freed (live_samples=$(comment_value "$f" live_samples))" \
+    bash -c "[ '$(comment_value "$f" rate)' = 0 ] && [ '$(comment_value "$f" live_samples)' = 0 ]"
+echo exit >&7
+exec 7>&-
+wait "$PID"
+check "the HTTP service exits 0 with a clean stderr ($(head -c 300 "$TMP/web.err"))" test ! -s "$TMP/web.err"
 
 # No channel: refused, nothing sent (the process would die of SIGRTMIN+3's default).
 start plain HEAPPROF_RATE=0

@@ -56,6 +56,28 @@ static void test_simple_get(void **state)
     expect_prefixes_need_more(t);
 }
 
+/* What a control request is judged by: an Origin header (web pages) and the
+ * body's length; a malformed Content-Length is a 400. */
+static void test_origin_and_length(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("POST /debug/pprof/rate?bytes=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+                     HP_HTTP_COMPLETE);
+    assert_int_equal(g_req.has_origin, 0);
+    assert_int_equal(g_req.content_length, 0);
+    assert_int_equal(parse("POST /r HTTP/1.1\r\nHost: x\r\norigin: http://a.example\r\nContent-Length:  12 \r\n\r\n"),
+                     HP_HTTP_COMPLETE);
+    assert_int_equal(g_req.has_origin, 1);
+    assert_int_equal(g_req.content_length, 12);
+    /* A later request on the same struct starts clean. */
+    assert_int_equal(parse("GET /r HTTP/1.1\r\nHost: x\r\n\r\n"), HP_HTTP_COMPLETE);
+    assert_int_equal(g_req.has_origin, 0);
+    assert_int_equal(g_req.content_length, 0);
+    expect_bad("POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400);
+    expect_bad("POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", 400);
+    expect_bad("POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400);
+}
+
 static void test_forms(void **state)
 {
     (void)state;
@@ -246,7 +268,7 @@ static void test_query(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple_get), cmocka_unit_test(test_forms),
+        cmocka_unit_test(test_simple_get), cmocka_unit_test(test_origin_and_length), cmocka_unit_test(test_forms),
         cmocka_unit_test(test_incremental), cmocka_unit_test(test_bad_request_line),
         cmocka_unit_test(test_bad_headers), cmocka_unit_test(test_paths),
         cmocka_unit_test(test_limits), cmocka_unit_test(test_query),
