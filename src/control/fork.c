@@ -5,6 +5,7 @@
 #include "control/dump_series.h"
 #include "control/final_dump.h"
 #include "control/flusher.h"
+#include "control/own_threads.h"
 #include "control/state.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
@@ -28,6 +29,7 @@ static void fork_child(void) {
      * does not exist here). */
     hp_series_after_fork_child();
     hp_final_dump_after_fork_child();
+    hp_own_threads_after_fork_child();
     hp_flusher_after_fork_child();
 }
 
