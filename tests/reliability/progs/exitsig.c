@@ -87,6 +87,7 @@ static void last_thread(int linger) {
 
 static void report_child(pid_t pid) {
     int st = 0;
+    fprintf(stderr, "child pid %d\n", (int)pid);
     if (waitpid(pid, &st, 0) != pid) {
         say("waitpid failed\n");
         exit(1);
