@@ -74,9 +74,13 @@ int hp_final_dump_from_signal(int timeout_ms) {
      * asked the flusher to stop; everybody waits for the file alike, never
      * for a thread, so a handler that interrupted the exiting thread itself
      * does not wait for its own return. */
-    if (hp_final_dump_claim())
+    int mine = hp_final_dump_claim();
+    if (mine)
         hp_flusher_request_stop();
-    return hp_flusher_wait_final(timeout_ms);
+    int err = hp_flusher_wait_final(timeout_ms);
+    if (mine)
+        hp_final_dump_claimed_done();
+    return err;
 }
 
 __attribute__((destructor)) static void final_dump_from_destructor(void) { hp_final_dump(); }

@@ -53,6 +53,22 @@ void hp_flusher_request_dump(void) {
     hp_flusher_wake();
 }
 
+/* Waits like hp_wait_for_wake, but looks every 20 ms whether the program's
+ * last thread has gone (the process must end soon after it), without
+ * draining more often than usual. */
+static void wait_watching(uint32_t seen, uint64_t wait_ns) {
+    uint64_t end = hp_now_ns(CLOCK_MONOTONIC) + wait_ns;
+    for (;;) {
+        if (hp_own_threads_program_gone())
+            end_process_for_program();
+        uint64_t now = hp_now_ns(CLOCK_MONOTONIC);
+        if (now >= end || hp_wake_seen() != seen)
+            return;
+        uint64_t slice = end - now < 20000000 ? end - now : 20000000;
+        hp_wait_for_wake(seen, slice);
+    }
+}
+
 static void *flusher_main(void *arg) {
     (void)arg;
     hp_thread_mark_internal();
@@ -78,8 +94,6 @@ static void *flusher_main(void *arg) {
         }
         /* Only once the first thread has gone: nothing to do before. */
         int watching = hp_own_threads_leader_gone();
-        if (watching && hp_own_threads_program_gone())
-            end_process_for_program();
         if (requested) {
             hp_series_dump_next("dump on request");
         } else if (now >= next_dump) {
@@ -95,11 +109,9 @@ static void *flusher_main(void *arg) {
             wait = next_dump - now;
         if (next_dump != UINT64_MAX && next_dump <= now)
             wait = 0;
-        /* The process must end soon after the program's last thread: look
-         * every 10 ms while it may be the last. */
-        if (watching && wait > 10000000)
-            wait = 10000000;
-        if (wait)
+        if (watching)
+            wait_watching(seen, wait);
+        else if (wait)
             hp_wait_for_wake(seen, wait);
     }
 }

@@ -426,6 +426,13 @@ int hp_thread_is_internal(pid_t tid) {
     return 0;
 }
 
+int hp_thread_internal_count(void) {
+    int n = 0;
+    for (int i = 0; i < HP_OWN_TIDS; i++)
+        n += atomic_load_explicit(&own_tids[i], memory_order_relaxed) != 0;
+    return n;
+}
+
 uint64_t hp_recorder_samples_here(void) { return atomic_load_explicit(&samples_here, memory_order_relaxed); }
 
 void hp_recorder_after_fork_child(void) {

@@ -50,6 +50,9 @@ void hp_thread_mark_internal(void);
 /* tid is one of heapprof's own threads in this process. */
 int hp_thread_is_internal(pid_t tid);
 
+/* How many of heapprof's threads registered in this process. */
+int hp_thread_internal_count(void);
+
 /* Samples taken in this process (since the fork, in a forked child). */
 uint64_t hp_recorder_samples_here(void);
 
