@@ -9,6 +9,7 @@
 #   signals     SIGHUP, SIGINT, SIGQUIT, SIGTERM at their default: the same
 #               raw wait status as plain, and a final dump naming the
 #               allocating function (was: no file at all)
+#   dumpsig     HEAPPROF_SIGNAL=SIGHUP: HUP dumps, the process lives on
 #   handlers    the program's own handler, installed before profiling starts
 #               (HEAPPROF_RATE=0, then heapprof_set_rate) and after: it runs,
 #               the program goes on, same output and status
@@ -103,6 +104,22 @@ for sig in HUP INT QUIT TERM; do
     check "SIG$sig: raw wait status $st, as plain ($pst); died $ms ms after the signal" test "$st" = "$pst"
     final_with_alloc "SIG$sig" "$TMP/sig$sig"
 done
+
+# HEAPPROF_SIGNAL=SIGHUP: HUP asks for a dump (the process lives on), TERM
+# still ends it with its final dump.
+env HEAPPROF_SIGNAL=SIGHUP HEAPPROF_OUT="$TMP/dumpsig" LD_PRELOAD="$HEAPPROF_LIB" "$prog" wait >"$TMP/dumpsig.out" &
+p=$!
+for _ in $(seq 200); do grep -q ready "$TMP/dumpsig.out" && break; sleep 0.05; done
+kill -HUP $p
+for _ in $(seq 200); do [ -n "$(series "$TMP/dumpsig")" ] && break; sleep 0.05; done
+check "HEAPPROF_SIGNAL=SIGHUP: HUP wrote a dump and the process lives on" kill -0 $p
+kill -TERM $p
+rc=0
+wait $p || rc=$?
+check "HEAPPROF_SIGNAL=SIGHUP: then TERM ends it (status $rc, want 143) with a second, final dump" \
+    test "$rc" = 143 -a "$(series "$TMP/dumpsig" | wc -l)" = 2
+f=$(series "$TMP/dumpsig" | tail -1)
+check "HEAPPROF_SIGNAL=SIGHUP: the second one is the final dump" is_final "$f"
 
 for sig in 1 2 3 15; do
     go before.$sig HEAPPROF_RATE=0 -- before $sig
