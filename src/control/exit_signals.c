@@ -133,6 +133,8 @@ void hp_exit_signals_install(void) {
     unlock_table(&mask);
 }
 
+void hp_exit_signals_after_fork_child(void) { atomic_flag_clear_explicit(&table_lock, memory_order_relaxed); }
+
 int hp_exit_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
     int i = slot_of(sig);
     if (i < 0 || sig == hp_cfg.dump_signal)

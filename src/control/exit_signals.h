@@ -25,6 +25,11 @@ void hp_exit_signals_install(void);
 /* sigaction(2) as the program sees it. Async-signal-safe. */
 int hp_exit_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
+/* In a forked child (atfork handler, single-threaded): another thread of
+ * the parent may have held the table's lock at the fork. Relaxed: nobody
+ * else runs here. */
+void hp_exit_signals_after_fork_child(void);
+
 /* One of the four (the others go straight to libc). */
 int hp_exit_signal_managed(int sig);
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "control/dump_series.h"
+#include "control/exit_signals.h"
 #include "control/final_dump.h"
 #include "control/flusher.h"
 #include "control/own_threads.h"
@@ -16,6 +17,7 @@ static void fork_prepare(void) { hp_state_lock(); }
 static void fork_parent(void) { hp_state_unlock(); }
 
 static void fork_child(void) {
+    hp_exit_signals_after_fork_child();
     hp_state_after_fork_child();
     hp_recorder_after_fork_child();
     if (!hp_cfg.children) {
