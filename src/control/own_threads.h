@@ -9,8 +9,8 @@
  * Nothing is done while the process's first thread (in a forked child: the
  * forking thread) lives: a thread-specific value on it has a destructor,
  * which runs when it ends by pthread_exit (never at exit()), raises a flag
- * and wakes the flusher. Only then does the flusher look at /proc/self/task
- * on each round. */
+ * and wakes the flusher. Only then does the flusher look, every 20 ms
+ * (/proc/self/stat's thread count, then /proc/self/task). */
 #ifndef HEAPPROF_OWN_THREADS_H
 #define HEAPPROF_OWN_THREADS_H
 
