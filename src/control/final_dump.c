@@ -5,6 +5,8 @@
 
 #include "base/warn.h"
 #include "control/flusher.h"
+#include "control/own_threads.h"
+#include "record/recorder.h"
 
 /* EXIT_NONE, then EXIT_RUNNING while one exiting thread writes it, then
  * EXIT_DONE. Acquire/release: a thread that waits for EXIT_DONE sees the
@@ -43,6 +45,42 @@ void hp_final_dump(void) {
     if (hp_flusher_stop(10) != 0)
         hp_warn("heapprof: the final dump did not finish within 10 s; exiting without it");
     atomic_store_explicit(&exit_done, EXIT_DONE, memory_order_release);
+}
+
+int hp_final_dump_claim(void) {
+    int expected = EXIT_NONE;
+    return atomic_compare_exchange_strong_explicit(&exit_done, &expected, EXIT_RUNNING, memory_order_acquire,
+                                                   memory_order_acquire);
+}
+
+void hp_final_dump_claimed_done(void) { atomic_store_explicit(&exit_done, EXIT_DONE, memory_order_release); }
+
+/* A forked child that never sampled anything writes nothing when it
+ * _exits: typically the child of a failed exec, whose profile would only
+ * repeat the parent's. One that sampled since the fork did work of its own,
+ * and gets its final dump. */
+void hp_final_dump_at_underscore_exit(void) {
+    if (hp_flusher_belongs_to_other_process() || !hp_flusher_running())
+        return;
+    if (hp_own_threads_forked_child() && hp_recorder_samples_here() == 0)
+        return;
+    hp_final_dump();
+}
+
+int hp_final_dump_from_signal(int timeout_ms) {
+    if (hp_flusher_belongs_to_other_process() || !hp_flusher_running())
+        return 0;
+    /* Whoever claimed it (this handler, or a thread already in exit) has
+     * asked the flusher to stop; everybody waits for the file alike, never
+     * for a thread, so a handler that interrupted the exiting thread itself
+     * does not wait for its own return. */
+    int mine = hp_final_dump_claim();
+    if (mine)
+        hp_flusher_request_stop();
+    int err = hp_flusher_wait_final(timeout_ms);
+    if (mine)
+        hp_final_dump_claimed_done();
+    return err;
 }
 
 __attribute__((destructor)) static void final_dump_from_destructor(void) { hp_final_dump(); }

@@ -1,15 +1,20 @@
 #include "control/flusher.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/common.h"
 #include "control/dump_series.h"
 #include "control/rate_control.h"
+#include "control/final_dump.h"
+#include "control/own_threads.h"
 #include "control/state.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
@@ -20,10 +25,56 @@ static int flusher_running;
 static pid_t flusher_pid; /* the process whose flusher it is (fork updates it) */
 static _Atomic int dump_requested; /* relaxed: ordered by the wake (see record/wakeup.c) */
 static _Atomic int stop_requested;  /* relaxed: same */
+/* Futex word, 1 once the final dump is on disk (or failed): a signal handler
+ * waits on it without joining the thread. Release/acquire: a waiter that
+ * sees 1 sees the file. */
+static _Atomic uint32_t final_written;
+
+static void final_dump_written(void) {
+    atomic_store_explicit(&final_written, 1, memory_order_release);
+    syscall(SYS_futex, &final_written, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+/* Every thread of the program has ended but heapprof's, which glibc counts
+ * too, so nobody else will call exit(0): do what the last thread would have
+ * done. The final dump is written here first, then exit(0) runs the
+ * program's atexit handlers on this thread (their allocations are not
+ * sampled). If an exit is already under way elsewhere, it finishes. */
+/* A process started at rate 0 for a later switch (rate_control.h) writes
+ * no periodic or final files until sampling has been on: they would hold
+ * nothing. Dumps asked for (signal, API) are written regardless. Flusher
+ * thread only. */
+static int ever_sampled;
+
+static void end_process_for_program(void) {
+    if (!hp_final_dump_claim())
+        return;
+    if (ever_sampled)
+        hp_series_dump_next("final dump at exit");
+    final_dump_written();
+    hp_final_dump_claimed_done();
+    exit(0);
+}
 
 void hp_flusher_request_dump(void) {
     atomic_store_explicit(&dump_requested, 1, memory_order_relaxed);
     hp_flusher_wake();
+}
+
+/* Waits like hp_wait_for_wake, but looks every 20 ms whether the program's
+ * last thread has gone (the process must end soon after it), without
+ * draining more often than usual. */
+static void wait_watching(uint32_t seen, uint64_t wait_ns) {
+    uint64_t end = hp_now_ns(CLOCK_MONOTONIC) + wait_ns;
+    for (;;) {
+        if (hp_own_threads_program_gone())
+            end_process_for_program();
+        uint64_t now = hp_now_ns(CLOCK_MONOTONIC);
+        if (now >= end || hp_wake_seen() != seen)
+            return;
+        uint64_t slice = end - now < 20000000 ? end - now : 20000000;
+        hp_wait_for_wake(seen, slice);
+    }
 }
 
 static void *flusher_main(void *arg) {
@@ -31,10 +82,6 @@ static void *flusher_main(void *arg) {
     hp_thread_mark_internal();
     uint64_t interval = hp_cfg.interval_ns;
     uint64_t next_dump = interval ? hp_now_ns(CLOCK_MONOTONIC) + interval : UINT64_MAX;
-    /* A process started at rate 0 for a later switch (rate_control.h) writes
-     * no periodic or final files until sampling has been on: they would hold
-     * nothing. Dumps asked for (signal, API) are written regardless. */
-    int ever_sampled = 0;
     for (;;) {
         uint32_t seen = hp_wake_seen();
         hp_rate_control_apply();
@@ -53,8 +100,11 @@ static void *flusher_main(void *arg) {
         if (stop) {
             if (ever_sampled)
                 hp_series_dump_next("final dump at exit");
+            final_dump_written();
             return NULL;
         }
+        /* Only once the first thread has gone: nothing to do before. */
+        int watching = hp_own_threads_leader_gone();
         if (requested) {
             hp_series_dump_next("dump on request");
         } else if (now >= next_dump) {
@@ -71,7 +121,9 @@ static void *flusher_main(void *arg) {
             wait = next_dump - now;
         if (next_dump != UINT64_MAX && next_dump <= now)
             wait = 0;
-        if (wait)
+        if (watching)
+            wait_watching(seen, wait);
+        else if (wait)
             hp_wait_for_wake(seen, wait);
     }
 }
@@ -95,6 +147,27 @@ int hp_flusher_spawn(void) {
 
 int hp_flusher_running(void) { return flusher_running; }
 
+void hp_flusher_request_stop(void) {
+    atomic_store_explicit(&stop_requested, 1, memory_order_relaxed);
+    hp_flusher_wake();
+}
+
+int hp_flusher_wait_final(int timeout_ms) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (atomic_load_explicit(&final_written, memory_order_acquire))
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t spent_ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec);
+        int64_t left_ns = (int64_t)timeout_ms * 1000000 - spent_ns;
+        if (left_ns <= 0)
+            return ETIMEDOUT;
+        struct timespec left = {(time_t)(left_ns / 1000000000), (long)(left_ns % 1000000000)};
+        syscall(SYS_futex, &final_written, FUTEX_WAIT_PRIVATE, 0, &left, NULL, 0);
+    }
+}
+
 int hp_flusher_belongs_to_other_process(void) { return flusher_running && getpid() != flusher_pid; }
 
 int hp_flusher_stop(int timeout_s) {
@@ -112,6 +185,7 @@ int hp_flusher_stop(int timeout_s) {
 
 void hp_flusher_forget_after_fork_child(void) {
     flusher_running = 0;
+    atomic_store_explicit(&final_written, 0, memory_order_relaxed);
     atomic_store_explicit(&stop_requested, 0, memory_order_relaxed);
     hp_wake_after_fork_child();
 }
@@ -119,6 +193,7 @@ void hp_flusher_forget_after_fork_child(void) {
 void hp_flusher_after_fork_child(void) {
     int was_running = flusher_running;
     flusher_running = 0;
+    atomic_store_explicit(&final_written, 0, memory_order_relaxed);
     atomic_store_explicit(&stop_requested, 0, memory_order_relaxed);
     hp_wake_after_fork_child();
     if (was_running)

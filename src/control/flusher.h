@@ -19,6 +19,13 @@ int hp_flusher_belongs_to_other_process(void);
 /* Async-signal-safe: asks for a dump at the next wake-up, and wakes. */
 void hp_flusher_request_dump(void);
 
+/* Async-signal-safe: asks for the final dump (the thread ends after it). */
+void hp_flusher_request_stop(void);
+
+/* Async-signal-safe: waits until the final dump is written (or has failed),
+ * at most timeout_ms. Returns 0 or ETIMEDOUT. */
+int hp_flusher_wait_final(int timeout_ms);
+
 /* Asks for the final dump, then waits for the thread to end, at most
  * timeout_s seconds. Returns 0, or ETIMEDOUT (the thread is abandoned). */
 int hp_flusher_stop(int timeout_s);

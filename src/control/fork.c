@@ -3,8 +3,10 @@
 #include <pthread.h>
 
 #include "control/dump_series.h"
+#include "control/exit_signals.h"
 #include "control/final_dump.h"
 #include "control/flusher.h"
+#include "control/own_threads.h"
 #include "control/state.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
@@ -15,6 +17,7 @@ static void fork_prepare(void) { hp_state_lock(); }
 static void fork_parent(void) { hp_state_unlock(); }
 
 static void fork_child(void) {
+    hp_exit_signals_after_fork_child();
     hp_state_after_fork_child();
     hp_recorder_after_fork_child();
     if (!hp_cfg.children) {
@@ -28,6 +31,7 @@ static void fork_child(void) {
      * does not exist here). */
     hp_series_after_fork_child();
     hp_final_dump_after_fork_child();
+    hp_own_threads_after_fork_child();
     hp_flusher_after_fork_child();
 }
 

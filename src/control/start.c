@@ -6,9 +6,11 @@
 
 #include "base/warn.h"
 #include "control/dump_series.h"
+#include "control/exit_signals.h"
 #include "control/final_dump.h"
 #include "control/flusher.h"
 #include "control/fork.h"
+#include "control/own_threads.h"
 #include "control/http_server.h"
 #include "control/rate_control.h"
 #include "control/signal_dump.h"
@@ -47,12 +49,17 @@ int hp_profiling_start(void) {
         hp_fork_handlers_register();
         atexit(hp_final_dump);
     }
+    /* After the flusher exists: the handler asks it for the final dump. */
+    hp_exit_signals_install();
 out:
     pthread_mutex_unlock(&start_lock);
     return err;
 }
 
 void hp_control_start(void) {
+    /* On the first thread (the constructor's): its end by pthread_exit is
+     * what makes the flusher watch for the program's last thread. */
+    hp_own_threads_watch_leader();
     hp_rate_control_install();
     /* With a way to switch sampling on from outside, the flusher must be
      * there to apply it (a signal handler cannot start a thread). */

@@ -6,6 +6,8 @@
  * does not come here; it takes the atexit path, where one thread exits.) */
 #include <dlfcn.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/common.h"
@@ -14,6 +16,20 @@
 
 typedef void (*exit_fn)(int) __attribute__((noreturn));
 
+/* _exit/_Exit of the profiled program end with a final dump too (bounded as
+ * at exit). glibc's own exit calls its internal _exit, never this one. A
+ * forked child that sampled nothing since the fork writes no file (the
+ * child of a failed exec: control/final_dump.h); a vfork child never waits
+ * for the parent's flusher. */
+static __attribute__((noreturn)) void underscore_exit(int status) {
+    int guard = hp_guard_enter();
+    hp_final_dump_at_underscore_exit();
+    hp_guard_leave(guard);
+    /* What glibc's _exit does: exit_group, which does not return. */
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
 HP_EXPORT __attribute__((noreturn)) void exit(int status) {
     /* Relaxed: a function pointer looked up idempotently; a race only repeats dlsym. */
     static _Atomic(exit_fn) real_exit;
@@ -21,7 +37,7 @@ HP_EXPORT __attribute__((noreturn)) void exit(int status) {
     if (!next) {
         next = (exit_fn)dlsym(RTLD_NEXT, "exit");
         if (!next)
-            _exit(status); /* cannot happen with glibc; never return from exit */
+            underscore_exit(status); /* cannot happen with glibc; never return from exit */
         atomic_store_explicit(&real_exit, next, memory_order_relaxed);
     }
     int guard = hp_guard_enter();
@@ -29,3 +45,6 @@ HP_EXPORT __attribute__((noreturn)) void exit(int status) {
     hp_guard_leave(guard);
     next(status);
 }
+
+HP_EXPORT __attribute__((noreturn)) void _exit(int status) { underscore_exit(status); }
+HP_EXPORT __attribute__((noreturn)) void _Exit(int status) { underscore_exit(status); }

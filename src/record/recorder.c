@@ -48,6 +48,14 @@ static HP_TLS hp_thread_state tls;
 static _Atomic uint64_t next_id_block = 1;
 static _Atomic uint64_t thread_ordinal;
 static _Atomic uint64_t stat_unrecorded, stat_nested;
+/* Relaxed: a count read at _exit by a thread of the same process; no data
+ * hangs on it. Reset in a forked child. */
+static _Atomic uint64_t samples_here;
+/* Thread ids of heapprof's own threads (flusher, HTTP server), so that the
+ * flusher can tell whether any of the program's threads is left. Relaxed:
+ * each slot is one word, read by the flusher of the same process. */
+#define HP_OWN_TIDS 8
+static _Atomic pid_t own_tids[HP_OWN_TIDS];
 static pthread_key_t exit_key;
 
 #define HP_ID_BLOCK 65536
@@ -262,6 +270,7 @@ static inline __attribute__((always_inline)) void *take_sample(void *base, size_
         int truncated = 0;
         unsigned n = hp_stack_capture(ev->frames, depth, &truncated);
         id = next_sample_id();
+        atomic_fetch_add_explicit(&samples_here, 1, memory_order_relaxed);
         ev->kind = HP_EV_ALLOC;
         ev->flags = truncated ? HP_EV_TRUNCATED : 0;
         ev->depth = n;
@@ -401,10 +410,38 @@ void hp_thread_mark_internal(void) {
     tls.internal = 1;
     tls.started = 1;
     atomic_store_explicit(&hp_tls_bytes_left, UINT64_MAX, memory_order_relaxed);
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    for (int i = 0; i < HP_OWN_TIDS; i++) {
+        pid_t none = 0;
+        if (atomic_compare_exchange_strong_explicit(&own_tids[i], &none, self, memory_order_relaxed,
+                                                    memory_order_relaxed))
+            break;
+    }
 }
+
+int hp_thread_is_internal(pid_t tid) {
+    for (int i = 0; i < HP_OWN_TIDS; i++)
+        if (atomic_load_explicit(&own_tids[i], memory_order_relaxed) == tid)
+            return 1;
+    return 0;
+}
+
+int hp_thread_internal_count(void) {
+    int n = 0;
+    for (int i = 0; i < HP_OWN_TIDS; i++)
+        n += atomic_load_explicit(&own_tids[i], memory_order_relaxed) != 0;
+    return n;
+}
+
+uint64_t hp_recorder_samples_here(void) { return atomic_load_explicit(&samples_here, memory_order_relaxed); }
 
 void hp_recorder_after_fork_child(void) {
     hp_rings_after_fork_child(tls.ring);
+    /* heapprof's threads of the parent do not exist here; the child's
+     * flusher registers itself again. */
+    for (int i = 0; i < HP_OWN_TIDS; i++)
+        atomic_store_explicit(&own_tids[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&samples_here, 0, memory_order_relaxed);
     /* Only the forking thread exists here; another may have held kick_lock. */
     pthread_mutex_init(&kick_lock, NULL);
     for (kick_chunk *c = kick_chunks; c; c = c->next)

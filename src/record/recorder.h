@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/common.h"
 
@@ -42,8 +43,18 @@ void hp_record_free(uintptr_t addr, uint64_t id);
 int hp_guard_enter(void);
 void hp_guard_leave(int previous);
 
-/* The calling thread belongs to heapprof: it never samples. */
+/* The calling thread belongs to heapprof: it never samples, and its thread
+ * id is remembered (up to 8 threads) for hp_thread_is_internal. */
 void hp_thread_mark_internal(void);
+
+/* tid is one of heapprof's own threads in this process. */
+int hp_thread_is_internal(pid_t tid);
+
+/* How many of heapprof's threads registered in this process. */
+int hp_thread_internal_count(void);
+
+/* Samples taken in this process (since the fork, in a forked child). */
+uint64_t hp_recorder_samples_here(void);
 
 /* heapprof_set_rate: every thread's countdown runs out at once (threads
  * whose gap was drawn under an older rate epoch). */
