@@ -34,6 +34,7 @@
 typedef struct hp_stack_rec {
     uint32_t depth;
     uint32_t truncated;
+    uint64_t size_class; /* the `bytes` label: a record is a (stack, size class) pair, see hp_size_class */
     double alloc_objects, alloc_space;
     uintptr_t frames[];
 } hp_stack_rec;
@@ -102,8 +103,8 @@ struct hp_profile {
  * product back to the low end), one full mix at the end: the table index and
  * the tag then depend on every bit of every frame. A collision only costs a
  * comparison of frames. */
-static uint64_t stack_hash(const uintptr_t *frames, uint32_t depth) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ depth;
+static uint64_t stack_hash(const uintptr_t *frames, uint32_t depth, uint64_t size_class) {
+    uint64_t h = (0x9E3779B97F4A7C15ull ^ depth) + size_class * 0xff51afd7ed558ccdull;
     for (uint32_t i = 0; i < depth; i++) {
         h = (h << 27 | h >> 37) ^ (uint64_t)frames[i];
         h *= 0xd6e8feb86659fd93ull;
@@ -208,7 +209,7 @@ static int stack_slots_grow(hp_profile *p) {
     if (!ns)
         return -1;
     for (size_t i = 0; i < p->n_stacks; i++) {
-        uint64_t h = stack_hash(p->stacks[i]->frames, p->stacks[i]->depth);
+        uint64_t h = stack_hash(p->stacks[i]->frames, p->stacks[i]->depth, p->stacks[i]->size_class);
         size_t j = h & (ncap - 1);
         while (ns[j])
             j = (j + 1) & (ncap - 1);
@@ -247,9 +248,17 @@ static int stacks_reserve(hp_profile *p) {
     return 0;
 }
 
-/* The index of ev's stack, added if new; -1 when out of memory. */
+uint64_t hp_size_class(uint64_t size) {
+    if (size < 16)
+        return size;
+    int shift = 63 - __builtin_clzll(size) - 3; /* keep the leading bit and the three after it */
+    return size >> shift << shift;
+}
+
+/* The index of ev's record (stack, size class), added if new; -1 when out of memory. */
 static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
-    uint64_t h = stack_hash(ev->frames, ev->depth);
+    uint64_t size_class = hp_size_class(ev->size);
+    uint64_t h = stack_hash(ev->frames, ev->depth, size_class);
     const uintptr_t *frames = ev->frames;
     uint32_t depth = ev->depth;
     if ((p->n_stacks + 1) * 2 > p->stack_slot_cap && stack_slots_grow(p) != 0)
@@ -260,7 +269,7 @@ static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
             continue; /* another hash: no need to look at the record */
         size_t i = (uint32_t)p->stack_slots[j] - 1;
         const hp_stack_rec *s = p->stacks[i];
-        if (s->depth == depth && frames_equal(s->frames, frames, depth))
+        if (s->depth == depth && s->size_class == size_class && frames_equal(s->frames, frames, depth))
             return (int64_t)i;
     }
     if (stacks_reserve(p) != 0)
@@ -270,6 +279,7 @@ static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
         return -1;
     memset(s, 0, sizeof *s);
     s->depth = depth;
+    s->size_class = size_class;
     memcpy(s->frames, frames, depth * sizeof(uintptr_t));
     size_t i = p->n_stacks++;
     p->stacks[i] = s;
@@ -417,6 +427,7 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
         const hp_stack_rec *s = p->stacks[i];
         samples[i].frames = s->frames;
         samples[i].depth = s->depth;
+        samples[i].bytes_label = (int64_t)s->size_class;
         samples[i].values[HP_V_ALLOC_OBJECTS] = llround(s->alloc_objects);
         samples[i].values[HP_V_ALLOC_SPACE] = llround(s->alloc_space);
         samples[i].values[HP_V_INUSE_OBJECTS] = llround(p->inuse[i].objects);

@@ -16,7 +16,7 @@ typedef struct hp_profile_stats {
     uint64_t samples;         /* ALLOC events seen */
     uint64_t frees;           /* FREE events matched to their ALLOC */
     uint64_t truncated;       /* samples whose stack was cut at the depth limit */
-    uint64_t stacks;          /* distinct stacks */
+    uint64_t stacks;          /* records: distinct (stack, size class) pairs */
     uint64_t live_samples;    /* sampled allocations not yet freed */
     uint64_t pending_frees;   /* FREE seen before its ALLOC (other thread's ring not drained yet) */
     uint64_t lost_frees;      /* such a FREE with no memory left to wait in (its ALLOC will look live) */
@@ -32,7 +32,16 @@ void hp_profile_apply(hp_profile *p, const hp_event *ev);
 /* Same, shaped as an hp_event_fn for hp_rings_drain. */
 void hp_profile_apply_cb(const hp_event *ev, void *profile);
 
-/* One pprof sample per stack with its values rounded to integers. The array
+/* The `bytes` label of an allocation of `size` bytes: sizes below 16 as
+ * they are, larger ones rounded down to their leading four bits (eight
+ * classes per power of two, at most 12.5% below the size). Rounding down
+ * keeps every power of two a boundary, so `-tagfocus bytes=1MB:` selects
+ * exactly the blocks of 1 MiB and more, and a stack has at most ~8 labels
+ * per power of two of sizes it allocates (Go labels the exact size; a stack
+ * that allocates every size would make one sample per size). */
+uint64_t hp_size_class(uint64_t size);
+
+/* One pprof sample per record (stack, size class) with its values rounded to integers. The array
  * (hp_malloc) is freed with hp_free; frames point into the profile and stay
  * valid as long as it (stack records never move). Returns 0 or ENOMEM. */
 int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n);

@@ -106,24 +106,71 @@ static void ref_free(ref_model *m, const ref_id *r) {
 }
 
 /* The profile's samples must be the model's, stack for stack (the profile
- * lists stacks in first-seen order, so map them back by their frames). */
+ * lists records (stack, size class) in first-seen order, so map them back by
+ * their frames and add up a stack's records: each is rounded on its own, so
+ * the sum may be off by half a unit per record). */
 static void check_against_model(hp_profile *p, const ref_model *m, unsigned n_stacks) {
     hp_pprof_sample *samples = NULL;
     size_t n = 0;
     assert_int_equal(hp_profile_samples(p, &samples, &n), 0);
-    size_t seen = 0;
+    int64_t (*sum)[HP_NVALUES] = calloc(n_stacks, sizeof *sum);
+    unsigned *records = calloc(n_stacks, sizeof *records);
     for (size_t i = 0; i < n; i++) {
         unsigned k = (unsigned)((samples[i].frames[0] - 0x400000) / 4096);
         assert_true(k < n_stacks);
         assert_int_equal(samples[i].depth, stack_depth(k));
         for (uint32_t j = 0; j < samples[i].depth; j++)
             assert_true(samples[i].frames[j] == stack_frame(k, j));
+        assert_true(samples[i].bytes_label >= 0 && !samples[i].has_age);
         for (int v = 0; v < HP_NVALUES; v++)
-            assert_int_equal(samples[i].values[v], llround(m->stacks[k].values[v]));
-        seen++;
+            sum[k][v] += samples[i].values[v];
+        records[k]++;
     }
+    for (unsigned k = 0; k < n_stacks; k++)
+        for (int v = 0; v < HP_NVALUES; v++)
+            assert_true(llabs(sum[k][v] - llround(m->stacks[k].values[v])) <= (long long)(records[k] + 1) / 2);
+    free(sum);
+    free(records);
     hp_free(samples);
-    assert_true(seen <= n_stacks);
+}
+
+static void test_size_classes(void **state) {
+    (void)state;
+    assert_int_equal(hp_size_class(0), 0);
+    assert_int_equal(hp_size_class(15), 15);
+    assert_int_equal(hp_size_class(16), 16);
+    assert_int_equal(hp_size_class(17), 16);
+    assert_int_equal(hp_size_class(31), 30);
+    assert_int_equal(hp_size_class(33), 32);
+    assert_int_equal(hp_size_class(1000), 960);
+    assert_int_equal(hp_size_class(1u << 20), 1u << 20);
+    assert_int_equal(hp_size_class((1u << 20) - 1), (1u << 20) - (1u << 16));
+    /* rounded down by at most 1/8, and every power of two stays a boundary */
+    for (uint64_t n = 1; n < (1u << 22); n = n * 3 / 2 + 1) {
+        uint64_t c = hp_size_class(n);
+        assert_true(c <= n && c * 8 >= n * 7);
+        assert_true((n >= (1u << 20)) == (c >= (1u << 20)));
+    }
+}
+
+/* One stack allocating two sizes: two records, with their size labels. */
+static void test_size_labels(void **state) {
+    (void)state;
+    hp_profile *p = hp_profile_new();
+    ev_buf b;
+    hp_profile_apply(p, ev_alloc(&b, 1, 3, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 2, 3, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 3, 3, 1u << 20, 1));
+    hp_pprof_sample *samples = NULL;
+    size_t n = 0;
+    assert_int_equal(hp_profile_samples(p, &samples, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(samples[0].bytes_label, 96);
+    assert_int_equal(samples[0].values[HP_V_INUSE_SPACE], 200);
+    assert_int_equal(samples[1].bytes_label, 1u << 20);
+    assert_int_equal(samples[1].values[HP_V_INUSE_OBJECTS], 1);
+    hp_free(samples);
+    hp_profile_free(p);
 }
 
 /* ---- tests ---- */
@@ -145,7 +192,7 @@ static void test_alloc_free_values(void **state) {
     hp_profile_stats_get(p, &st);
     assert_int_equal(st.samples, 5);
     assert_int_equal(st.live_samples, 5);
-    assert_int_equal(st.stacks, 3);
+    assert_int_equal(st.stacks, 5); /* records: (stack, size class) pairs */
     /* Free some, out of order; in-use values drop, allocation values stay. */
     unsigned order[] = {3, 0, 4};
     for (unsigned i = 0; i < 3; i++) {
@@ -451,6 +498,8 @@ static void test_memory_accounting_while_growing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_free_values),
+        cmocka_unit_test(test_size_classes),
+        cmocka_unit_test(test_size_labels),
         cmocka_unit_test(test_stack_dedup_and_truncation),
         cmocka_unit_test(test_many_stacks),
         cmocka_unit_test(test_random_churn_matches_model),

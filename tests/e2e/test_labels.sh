@@ -1,0 +1,29 @@
+#!/bin/bash
+# issue 13, the sample labels, read with `go tool pprof` as on a Go profile:
+#   bytes  the allocation size (rounded down to its leading four bits):
+#          -tagfocus bytes=1MB: keeps big() (2 MiB blocks) and drops small()
+#          (100 B blocks); -tags lists both sizes
+#   age    seconds since the allocation (powers of two): old() allocates,
+#          the program sleeps 3 s, young() allocates; -tagfocus age=2s:
+#          keeps old() only, -tagignore age=2s: young() only
+. "$(dirname "$0")/lib.sh"
+need_go
+prog=$E2E_BIN/peakage
+
+run labels HEAPPROF_RATE=1 -- "$prog" labels
+if expect_clean_run labels; then
+    file=$(series "$TMP/labels" | tail -1)
+    values "$file" -tagfocus bytes=1MB: >"$TMP/big.values"
+    check "bytes=1MB: keeps big() at 16 MiB (got $(value "$TMP/big.values" big inuse_space))" \
+        test "$(value "$TMP/big.values" big inuse_space)" = $((16 * 1024 * 1024))
+    check "bytes=1MB: drops small() (got $(value "$TMP/big.values" small inuse_space))" \
+        test "$(value "$TMP/big.values" small inuse_space)" = 0
+    values "$file" -tagfocus bytes=:1kB >"$TMP/small.values"
+    check "bytes=:1kB keeps small() at 400000 B (got $(value "$TMP/small.values" small inuse_space))" \
+        test "$(value "$TMP/small.values" small inuse_space)" = 400000
+    go tool pprof -tags "$file" >"$TMP/tags" 2>&1
+    check "-tags lists the sizes 2MB and 96B (100 rounded down)" \
+        bash -c "grep -q 'bytes: Total' '$TMP/tags' && grep -qE ': 2MB\$' '$TMP/tags' && grep -qE ': 96B\$' '$TMP/tags'"
+fi
+
+finish
