@@ -1,6 +1,6 @@
 /* The tables of live samples (see id_table.h): extendible hashing.
  *
- * The table grows by splitting one 64 KiB bucket at a time, never by
+ * The table grows by splitting one 96 KiB bucket at a time, never by
  * copying the whole table, so there is no transient twice its size; buckets
  * come from slabs whose pages are populated in one call (page faults, not
  * hashing, dominated growth). */
@@ -43,9 +43,10 @@ static void *slab_map(size_t bytes) {
 }
 
 /* Slots for one more bucket. A new slab holds an eighth of the table's
- * buckets (1 to 32, i.e. 64 KiB to 2 MiB), so the slack is at most 1/8 of
+ * buckets (1 to 64, i.e. 96 KiB to 6 MiB: 64 buckets of 24-byte slots are
+ * the first multiple of a 2 MiB huge page), so the slack is at most 1/8 of
  * the table, and pages come in big batches once the table is big. */
-#define SLAB_MAX_SEGS 32u
+#define SLAB_MAX_SEGS 64u
 #define BUCKET_BYTES (HP_BUCKET_SLOTS * sizeof(hp_live))
 
 static hp_live *bucket_slots_get(hp_id_table *t) {
@@ -116,6 +117,17 @@ void hp_id_table_free(hp_id_table *t) {
         t->slabs = next;
     }
     memset(t, 0, sizeof *t);
+}
+
+void hp_id_table_each(const hp_id_table *t, void (*fn)(const hp_live *l, void *ctx), void *ctx) {
+    /* Slabs hold every bucket; slots of buckets not handed out yet are zero. */
+    for (const hp_slab *sl = t->slabs; sl; sl = sl->next) {
+        const hp_live *slots = sl->mem;
+        size_t n = sl->bytes / sizeof *slots;
+        for (size_t i = 0; i < n; i++)
+            if (slots[i].id)
+                fn(&slots[i], ctx);
+    }
 }
 
 size_t hp_id_table_bytes(const hp_id_table *t) {

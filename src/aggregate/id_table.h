@@ -19,14 +19,19 @@ typedef struct hp_live {
     uint64_t id;
     uint32_t stack; /* index into hp_profile.stacks */
     uint32_t wkey;  /* size and rate: see "weight keys" in profile.c */
+    uint32_t birth; /* the flusher's clock when it applied the ALLOC (the `age` label, profile.c) */
+    uint32_t spare;
 } hp_live;
-_Static_assert(sizeof(hp_live) == 16, "four slots per cache line");
+/* 24 bytes: the birth time made the slot grow from 16; the live table then
+ * holds 32 to 64 bytes per live sample (load 3/8 to 3/4), within the
+ * 128-byte budget. */
+_Static_assert(sizeof(hp_live) == 24, "id, stack, weight key, birth");
 
 /* A bucket is a small linear-probing table with backward-shift deletion
  * (single-threaded, so removal really empties slots: no tombstones). Ids are
  * routed to buckets by the top bits of their hash and to slots by the low
  * bits. At 3/4 load the bucket splits in two on its next hash bit: growth
- * touches 64 KiB at a time and the table never exists twice. */
+ * touches 96 KiB at a time and the table never exists twice. */
 #define HP_SEG_SHIFT 12
 #define HP_BUCKET_SLOTS (1u << HP_SEG_SHIFT)
 #define HP_SEG_MASK (HP_BUCKET_SLOTS - 1)
@@ -100,6 +105,9 @@ hp_live *hp_id_table_add(hp_id_table *t, uint64_t id, uint64_t h);
 
 /* Empties the slot at pos (from hp_id_table_find, the table unchanged since). */
 void hp_id_table_remove(hp_id_table *t, hp_id_pos pos);
+
+/* Calls fn on every occupied slot, in memory order (not by id). */
+void hp_id_table_each(const hp_id_table *t, void (*fn)(const hp_live *l, void *ctx), void *ctx);
 
 /* Frees everything; the table is then empty (all zero) again. */
 void hp_id_table_free(hp_id_table *t);

@@ -5,11 +5,11 @@
  * most, and the tables must stay within the memory target (4 MiB + 128 B per
  * live sample, the app side's address set included) at every moment, not only
  * at rest:
- *  - a live sample is a 16-byte slot (id, stack index, weight key); its weight
+ *  - a live sample is a 24-byte slot (id, stack index, weight key, birth); its weight
  *    is recomputed from (size, rate) when it is freed, bit for bit the value
  *    added at allocation, so the in-use sums are exactly what they were;
  *  - the live table is bucketed (extendible hashing, id_table.c): it grows
- *    by splitting one 64 KiB bucket at a time, never by copying the whole
+ *    by splitting one 96 KiB bucket at a time, never by copying the whole
  *    table, so there is no transient twice its size; buckets come from slabs
  *    whose pages are populated in one call (page faults, not hashing,
  *    dominated growth);
@@ -97,7 +97,14 @@ struct hp_profile {
     hp_big_weight *big;
     uint32_t n_big, cap_big, big_free; /* big_free: index + 1 of the first free record */
     hp_profile_stats stats;
+    /* The flusher's clock in ticks of 1/HP_AGE_TICKS_PER_S s since the first
+     * drain, set before each drain: each ALLOC is stamped with it, so no
+     * thread reads a clock per allocation (accuracy: one flush period). */
+    uint64_t epoch_ns;
+    uint32_t now_ticks;
 };
+
+#define HP_AGE_TICKS_PER_S 8u
 
 /* One multiply per frame (the rotation feeds the high bits of the previous
  * product back to the low end), one full mix at the end: the table index and
@@ -327,6 +334,7 @@ static void live_add(hp_profile *p, const hp_event *ev, uint64_t h, uint32_t sta
     }
     l->stack = stack;
     l->wkey = wkey;
+    l->birth = p->now_ticks;
     inuse_add(&p->inuse[stack], objects, ev->size);
 }
 
@@ -436,6 +444,90 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
     *out = samples;
     *n = p->n_stacks;
     return 0;
+}
+
+void hp_profile_set_clock(hp_profile *p, uint64_t now_ns) {
+    if (!p->epoch_ns)
+        p->epoch_ns = now_ns ? now_ns : 1;
+    uint64_t ticks = now_ns > p->epoch_ns ? (now_ns - p->epoch_ns) / (1000000000u / HP_AGE_TICKS_PER_S) : 0;
+    /* 32 bits of 1/8 s: 17 years, then it stays put (ages stop growing). */
+    p->now_ticks = ticks > UINT32_MAX ? UINT32_MAX : (uint32_t)ticks;
+}
+
+/* The power-of-two bucket of an age: 0 for under a second, else the bit
+ * index + 1 of the whole seconds (1 s -> 1, 2-3 s -> 2, 4-7 s -> 3, ...). */
+static unsigned age_bucket(uint32_t birth, uint32_t now) {
+    uint32_t s = now > birth ? (now - birth) / HP_AGE_TICKS_PER_S : 0;
+    return s ? 32u - (unsigned)__builtin_clz(s) : 0;
+}
+
+static int64_t age_bucket_seconds(unsigned b) { return b ? (int64_t)1 << (b - 1) : 0; }
+
+typedef struct age_pass {
+    const hp_profile *p;
+    uint64_t *mask;       /* per record: the age buckets it has (bit b) */
+    size_t *first;        /* per record: index of its first piece */
+    hp_age_piece *pieces; /* second pass only */
+    double (*sums)[2];    /* objects, space per piece (rounded at the end) */
+} age_pass;
+
+static void age_mark(const hp_live *l, void *ctx) {
+    age_pass *a = ctx;
+    a->mask[l->stack] |= (uint64_t)1 << age_bucket(l->birth, a->p->now_ticks);
+}
+
+static void age_add(const hp_live *l, void *ctx) {
+    age_pass *a = ctx;
+    unsigned b = age_bucket(l->birth, a->p->now_ticks);
+    size_t i = a->first[l->stack] + (size_t)__builtin_popcountll(a->mask[l->stack] & (((uint64_t)1 << b) - 1));
+    uint64_t size, rate;
+    wkey_get(a->p, l->wkey, &size, &rate);
+    double objects = weight(size, rate);
+    a->sums[i][0] += objects;
+    a->sums[i][1] += objects * (double)size;
+}
+
+int hp_profile_ages(const hp_profile *p, hp_age_piece **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (!hp_id_table_count(&p->live))
+        return 0;
+    age_pass a = {.p = p};
+    a.mask = hp_calloc(p->n_stacks, sizeof *a.mask);
+    a.first = hp_calloc(p->n_stacks, sizeof *a.first);
+    int err = ENOMEM;
+    if (!a.mask || !a.first)
+        goto out;
+    hp_id_table_each(&p->live, age_mark, &a);
+    size_t total = 0;
+    for (size_t i = 0; i < p->n_stacks; i++) {
+        a.first[i] = total;
+        total += (size_t)__builtin_popcountll(a.mask[i]);
+    }
+    a.pieces = hp_calloc(total, sizeof *a.pieces);
+    a.sums = hp_calloc(total, sizeof *a.sums);
+    if (!a.pieces || !a.sums) {
+        hp_free(a.pieces);
+        goto out;
+    }
+    hp_id_table_each(&p->live, age_add, &a);
+    for (size_t i = 0; i < p->n_stacks; i++) {
+        size_t k = a.first[i];
+        for (uint64_t m = a.mask[i]; m; m &= m - 1, k++) {
+            a.pieces[k].record = (uint32_t)i;
+            a.pieces[k].age_seconds = age_bucket_seconds((unsigned)__builtin_ctzll(m));
+            a.pieces[k].objects = llround(a.sums[k][0]);
+            a.pieces[k].space = llround(a.sums[k][1]);
+        }
+    }
+    *out = a.pieces;
+    *n = total;
+    err = 0;
+out:
+    hp_free(a.sums);
+    hp_free(a.mask);
+    hp_free(a.first);
+    return err;
 }
 
 void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {

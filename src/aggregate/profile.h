@@ -46,6 +46,24 @@ uint64_t hp_size_class(uint64_t size);
  * valid as long as it (stack records never move). Returns 0 or ENOMEM. */
 int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n);
 
+/* On the flusher (or under the state lock), before a drain: the time that
+ * the ALLOC events applied next are stamped with (CLOCK_MONOTONIC). */
+void hp_profile_set_clock(hp_profile *p, uint64_t now_ns);
+
+/* The in-use values of one record (stack, size class) for the live samples
+ * of one age: seconds since the ALLOC was applied, rounded down to a power
+ * of two (0 = under a second), the `age` label. */
+typedef struct hp_age_piece {
+    uint32_t record; /* index as in hp_profile_samples */
+    int64_t age_seconds;
+    int64_t objects, space;
+} hp_age_piece;
+
+/* The in-use values split by age, ordered by record then age (a pass over
+ * the live table: O(live samples), for dumps only). Each piece is rounded on
+ * its own. The array (hp_malloc) is freed with hp_free. Returns 0 or ENOMEM. */
+int hp_profile_ages(const hp_profile *p, hp_age_piece **out, size_t *n);
+
 void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out);
 
 /* Memory held by the tables: profile_bytes= in the comments (part of

@@ -1,5 +1,6 @@
 #include "control/encode.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "base/common.h"
@@ -12,6 +13,11 @@ int hp_snapshot_take(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what
     int err = hp_profile_samples(p, &s->samples, &s->n_samples);
     if (err)
         return err;
+    err = hp_profile_ages(p, &s->ages, &s->n_ages);
+    if (err) {
+        hp_free(s->samples);
+        return err;
+    }
     hp_comments_build(&s->comments, p, what);
     s->period = (int64_t)hp_current_rate();
     s->time_nanos = (int64_t)hp_now_ns(CLOCK_REALTIME);
@@ -21,8 +27,40 @@ int hp_snapshot_take(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what
 
 void hp_snapshot_release(hp_snapshot *s) {
     hp_free(s->samples);
+    hp_free(s->ages);
     s->samples = NULL;
     s->n_samples = 0;
+    s->ages = NULL;
+    s->n_ages = 0;
+}
+
+/* The samples as written: per record, one sample with its allocation totals
+ * and no age (freed memory has none), and one per age of its live samples
+ * with their in-use values and the `age` label. A record with nothing live
+ * keeps its one sample. */
+static hp_pprof_sample *with_ages(const hp_snapshot *s, size_t *n) {
+    hp_pprof_sample *out = hp_calloc(s->n_samples + s->n_ages, sizeof *out);
+    if (!out)
+        return NULL;
+    size_t k = 0, a = 0;
+    for (size_t i = 0; i < s->n_samples; i++) {
+        hp_pprof_sample alloc = s->samples[i];
+        int has_ages = a < s->n_ages && s->ages[a].record == i;
+        if (has_ages)
+            alloc.values[HP_V_INUSE_OBJECTS] = alloc.values[HP_V_INUSE_SPACE] = 0;
+        out[k++] = alloc;
+        for (; a < s->n_ages && s->ages[a].record == i; a++) {
+            hp_pprof_sample aged = s->samples[i];
+            aged.values[HP_V_ALLOC_OBJECTS] = aged.values[HP_V_ALLOC_SPACE] = 0;
+            aged.values[HP_V_INUSE_OBJECTS] = s->ages[a].objects;
+            aged.values[HP_V_INUSE_SPACE] = s->ages[a].space;
+            aged.age_label = s->ages[a].age_seconds;
+            aged.has_age = 1;
+            out[k++] = aged;
+        }
+    }
+    *n = k;
+    return out;
 }
 
 int hp_snapshot_gz(hp_snapshot *s, const int64_t (*base)[HP_NVALUES], size_t n_base, int64_t duration_ns,
@@ -31,9 +69,18 @@ int hp_snapshot_gz(hp_snapshot *s, const int64_t (*base)[HP_NVALUES], size_t n_b
     for (size_t i = 0; i < s->n_samples && i < n_base; i++)
         for (int v = 0; v < HP_NVALUES; v++)
             s->samples[i].values[v] -= base[i][v];
+    /* A delta has no ages: the in-use difference of a record is not split
+     * by age (the base was taken without). */
+    hp_pprof_sample *aged = NULL;
+    size_t n_aged = 0;
+    if (!base && s->n_ages) {
+        aged = with_ages(s, &n_aged);
+        if (!aged)
+            return ENOMEM;
+    }
     hp_pprof_profile prof = {
-        .samples = s->samples,
-        .n_samples = s->n_samples,
+        .samples = aged ? aged : s->samples,
+        .n_samples = aged ? n_aged : s->n_samples,
         .period = s->period,
         .time_nanos = s->time_nanos,
         .duration_nanos = duration_ns,
@@ -49,6 +96,7 @@ int hp_snapshot_gz(hp_snapshot *s, const int64_t (*base)[HP_NVALUES], size_t n_b
     if (!err)
         err = hp_gzip(raw, raw_len, gz, gz_len);
     hp_free(raw);
+    hp_free(aged);
     return err;
 }
 

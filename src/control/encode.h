@@ -20,7 +20,9 @@
 
 typedef struct hp_snapshot {
     hp_pprof_sample *samples; /* hp_malloc; frames point into the profile's stack store, which never moves */
-    size_t n_samples;
+    size_t n_samples;         /* one per record (stack, size class): a delta's base is indexed like them */
+    hp_age_piece *ages;       /* hp_malloc: in-use values by age (hp_profile_ages), NULL for none */
+    size_t n_ages;
     hp_comments comments; /* lines point into the struct itself: never copy a taken snapshot */
     int64_t period;
     int64_t time_nanos;

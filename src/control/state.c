@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "aggregate/profile.h"
+#include "base/common.h"
 #include "control/encode.h"
 #include "export/maps.h"
 #include "record/recorder.h"
@@ -30,6 +31,7 @@ hp_maps *hp_state_maps(void) { return maps; }
 void hp_state_drain(void) {
     /* Threads that missed a rate change's kick (kick_lock is a leaf lock). */
     hp_recorder_rekick();
+    hp_profile_set_clock(profile, hp_now_ns(CLOCK_MONOTONIC));
     hp_spill_drain(hp_profile_apply_cb, profile);
     hp_rings_drain(hp_profile_apply_cb, profile);
     /* Spilled frees may have been pushed while the rings were drained. */

@@ -26,4 +26,25 @@ if expect_clean_run labels; then
         bash -c "grep -q 'bytes: Total' '$TMP/tags' && grep -qE ': 2MB\$' '$TMP/tags' && grep -qE ': 96B\$' '$TMP/tags'"
 fi
 
+run age HEAPPROF_RATE=4096 -- "$prog" age
+if expect_clean_run age; then
+    file=$(series "$TMP/age" | tail -1)
+    values "$file" -tagfocus age=2s: >"$TMP/old.values"
+    old=$(value "$TMP/old.values" old inuse_space)
+    check "age=2s: keeps old() at 4 MiB +-10% (got $old)" within "$old" $((4 * 1024 * 1024)) 10
+    check "age=2s: drops young() (got $(value "$TMP/old.values" young inuse_space))" \
+        test "$(value "$TMP/old.values" young inuse_space)" = 0
+    values "$file" -tagignore age=2s: >"$TMP/young.values"
+    young=$(value "$TMP/young.values" young inuse_space)
+    check "-tagignore age=2s: keeps young() at 4 MiB +-10% (got $young)" within "$young" $((4 * 1024 * 1024)) 10
+    check "-tagignore age=2s: drops old()" test "$(value "$TMP/young.values" old inuse_space)" = 0
+    go tool pprof -tags "$file" >"$TMP/age.tags" 2>&1
+    check "-tags shows ages in seconds (2s or 4s for old, 0 for young)" \
+        bash -c "grep -q 'age: Total' '$TMP/age.tags' && grep -qE ': (2s|4s)\$' '$TMP/age.tags'"
+    # Allocation totals carry no age: with -tagfocus they are left out, not misdated.
+    values "$file" -sample_index=alloc_space >"$TMP/alloc.values"
+    check "alloc_space of old() still counted (no age filter)" \
+        test "$(value "$TMP/alloc.values" old alloc_space)" -gt 0
+fi
+
 finish

@@ -134,6 +134,39 @@ static void check_against_model(hp_profile *p, const ref_model *m, unsigned n_st
     hp_free(samples);
 }
 
+/* Ages from the clock the flusher sets before each drain, in powers of two;
+ * the pieces of a record add up to its in-use values. */
+static void test_ages(void **state) {
+    (void)state;
+    hp_profile *p = hp_profile_new();
+    ev_buf b;
+    const uint64_t s = 1000000000ull, t0 = 5000 * s;
+    hp_profile_set_clock(p, t0);
+    hp_profile_apply(p, ev_alloc(&b, 1, 1, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 2, 2, 100, 1));
+    hp_profile_set_clock(p, t0 + 5 * s);
+    hp_profile_apply(p, ev_alloc(&b, 3, 2, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 4, 2, 100, 1));
+    hp_profile_set_clock(p, t0 + 10 * s + s / 2);
+    hp_profile_apply(p, ev_alloc(&b, 5, 2, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 6, 3, 100, 1));
+    hp_profile_apply(p, ev_free(&b, 6)); /* nothing live on stack 3: no piece */
+    hp_age_piece *a = NULL;
+    size_t n = 0;
+    assert_int_equal(hp_profile_ages(p, &a, &n), 0);
+    assert_int_equal(n, 4);
+    /* record 0 = stack 1: 10.5 s -> 8; record 1 = stack 2: 0 s, 5.5 s -> 4, 10.5 s -> 8 */
+    const int64_t want[4][3] = {{0, 8, 1}, {1, 0, 1}, {1, 4, 2}, {1, 8, 1}};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].record, want[i][0]);
+        assert_int_equal(a[i].age_seconds, want[i][1]);
+        assert_int_equal(a[i].objects, want[i][2]);
+        assert_int_equal(a[i].space, want[i][2] * 100);
+    }
+    hp_free(a);
+    hp_profile_free(p);
+}
+
 static void test_size_classes(void **state) {
     (void)state;
     assert_int_equal(hp_size_class(0), 0);
@@ -482,11 +515,11 @@ static void test_memory_accounting_while_growing(void **state) {
         hp_profile_apply(p, ev_alloc(&b, id, (unsigned)(id % 100), 64, 1));
         size_t bytes = hp_profile_bytes(p);
         assert_int_equal(hp_own_bytes() - own0, bytes);
-        /* 16-byte slots at least ~3/8 full (a split leaves two halves of a
-         * 3/4-full segment): about 43 B each, plus a fixed part (the first
+        /* 24-byte slots at least ~3/8 full (a split leaves two halves of a
+         * 3/4-full segment): about 64 B each, plus a fixed part (the first
          * segment, stack tables, one arena chunk). At every step, not just
-         * at the end. */
-        assert_true(bytes <= 256 * 1024 + 45 * id);
+         * at the end; within the 128 B per live sample of the budget. */
+        assert_true(bytes <= 384 * 1024 + 67 * id);
     }
     for (uint64_t id = 1; id <= n; id++)
         hp_profile_apply(p, ev_free(&b, id));
@@ -499,6 +532,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_free_values),
         cmocka_unit_test(test_size_classes),
+        cmocka_unit_test(test_ages),
         cmocka_unit_test(test_size_labels),
         cmocka_unit_test(test_stack_dedup_and_truncation),
         cmocka_unit_test(test_many_stacks),
