@@ -102,6 +102,15 @@ struct hp_profile {
      * thread reads a clock per allocation (accuracy: one flush period). */
     uint64_t epoch_ns;
     uint32_t now_ticks;
+    /* Estimated in-use bytes (the sum of the records' in-use space), kept as
+     * events are applied: the peak and the dump triggers read it. */
+    double inuse_space;
+    /* The peak profile: every record's values when inuse_space was last
+     * copied, i.e. when it first passed peak_next (see peak_update). */
+    int64_t (*peak)[HP_NVALUES];
+    size_t n_peak, cap_peak;
+    double peak_space, peak_next;
+    uint64_t peak_realtime_ns;
 };
 
 #define HP_AGE_TICKS_PER_S 8u
@@ -303,15 +312,17 @@ static inline double weight(uint64_t size, uint64_t rate) { return rate <= 1 ? 1
 
 /* The in-use sums gain and lose exactly the same doubles: the weight is a
  * pure function of (size, rate), recomputed at the free. */
-static void inuse_add(hp_inuse *u, double objects, uint64_t size) {
+static void inuse_add(hp_profile *p, hp_inuse *u, double objects, uint64_t size) {
     u->live++;
     u->objects += objects;
     u->space += objects * (double)size;
+    p->inuse_space += objects * (double)size;
 }
 
-static void inuse_sub(hp_inuse *u, uint64_t size, uint64_t rate) {
+static void inuse_sub(hp_profile *p, hp_inuse *u, uint64_t size, uint64_t rate) {
     u->live--;
     if (u->live == 0) { /* exact zero, not the residue of floating-point sums */
+        p->inuse_space -= u->space;
         u->objects = 0;
         u->space = 0;
         return;
@@ -319,6 +330,36 @@ static void inuse_sub(hp_inuse *u, uint64_t size, uint64_t rate) {
     double objects = weight(size, rate);
     u->objects -= objects;
     u->space -= objects * (double)size;
+    p->inuse_space -= objects * (double)size;
+}
+
+/* ---- the peak profile ----
+ * Copying every record costs O(records), so it happens only when the
+ * in-use estimate has grown past the last copy by a step: 1/64 of itself or
+ * 1 MiB, whichever is larger. The copy is then at most one step below the
+ * true peak, and a program growing to N bytes pays ~64 ln(N / 64 MiB) + 64
+ * copies. It runs where events are applied: on the flusher, or under the
+ * state lock, never on an allocating thread. */
+#define PEAK_MIN_STEP (1024.0 * 1024.0)
+
+static void peak_update(hp_profile *p) {
+    while (p->n_stacks > p->cap_peak) {
+        int64_t(*np)[HP_NVALUES] = hp_array_grow(p->peak, &p->cap_peak, sizeof *np, 256, SIZE_MAX);
+        if (!np)
+            return; /* out of memory: the previous peak stays, tried again at the next ALLOC */
+        p->peak = np;
+    }
+    for (size_t i = 0; i < p->n_stacks; i++) {
+        p->peak[i][HP_V_ALLOC_OBJECTS] = llround(p->stacks[i]->alloc_objects);
+        p->peak[i][HP_V_ALLOC_SPACE] = llround(p->stacks[i]->alloc_space);
+        p->peak[i][HP_V_INUSE_OBJECTS] = llround(p->inuse[i].objects);
+        p->peak[i][HP_V_INUSE_SPACE] = llround(p->inuse[i].space);
+    }
+    p->n_peak = p->n_stacks;
+    p->peak_space = p->inuse_space;
+    p->peak_realtime_ns = hp_now_ns(CLOCK_REALTIME);
+    double step = p->inuse_space / 64;
+    p->peak_next = p->inuse_space + (step > PEAK_MIN_STEP ? step : PEAK_MIN_STEP);
 }
 
 /* Records a new live sample; on failure (out of memory) it is not counted as
@@ -335,7 +376,9 @@ static void live_add(hp_profile *p, const hp_event *ev, uint64_t h, uint32_t sta
     l->stack = stack;
     l->wkey = wkey;
     l->birth = p->now_ticks;
-    inuse_add(&p->inuse[stack], objects, ev->size);
+    inuse_add(p, &p->inuse[stack], objects, ev->size);
+    if (p->inuse_space >= p->peak_next)
+        peak_update(p);
 }
 
 static void apply_alloc(hp_profile *p, const hp_event *ev) {
@@ -389,7 +432,7 @@ static void apply_free(hp_profile *p, const hp_event *ev) {
     uint64_t size, rate;
     wkey_get(p, l.wkey, &size, &rate);
     wkey_release(p, l.wkey);
-    inuse_sub(&p->inuse[l.stack], size, rate);
+    inuse_sub(p, &p->inuse[l.stack], size, rate);
     p->stats.frees++;
 }
 
@@ -420,6 +463,7 @@ void hp_profile_free(hp_profile *p) {
     hp_id_table_free(&p->live);
     hp_id_table_free(&p->pending);
     hp_free(p->big);
+    hp_free(p->peak);
     hp_free(p);
 }
 
@@ -445,6 +489,29 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
     *n = p->n_stacks;
     return 0;
 }
+
+int hp_profile_peak_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n, hp_profile_peak *info) {
+    *out = NULL;
+    *n = 0;
+    info->inuse_bytes = p->peak_space > 0 ? (uint64_t)p->peak_space : 0;
+    info->realtime_ns = p->peak_realtime_ns;
+    if (!p->n_peak)
+        return 0;
+    hp_pprof_sample *samples = hp_calloc(p->n_peak, sizeof *samples);
+    if (!samples)
+        return ENOMEM;
+    for (size_t i = 0; i < p->n_peak; i++) {
+        samples[i].frames = p->stacks[i]->frames;
+        samples[i].depth = p->stacks[i]->depth;
+        samples[i].bytes_label = (int64_t)p->stacks[i]->size_class;
+        memcpy(samples[i].values, p->peak[i], sizeof samples[i].values);
+    }
+    *out = samples;
+    *n = p->n_peak;
+    return 0;
+}
+
+uint64_t hp_profile_inuse_bytes(const hp_profile *p) { return p->inuse_space > 0 ? (uint64_t)p->inuse_space : 0; }
 
 void hp_profile_set_clock(hp_profile *p, uint64_t now_ns) {
     if (!p->epoch_ns)
@@ -540,5 +607,5 @@ void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {
 size_t hp_profile_bytes(const hp_profile *p) {
     return sizeof *p + p->store_bytes + p->cap_stacks * sizeof(hp_stack_rec *) + p->cap_inuse * sizeof(hp_inuse) +
            p->stack_slot_cap * sizeof(uint64_t) + hp_id_table_bytes(&p->live) + hp_id_table_bytes(&p->pending) +
-           p->cap_big * sizeof(hp_big_weight);
+           p->cap_big * sizeof(hp_big_weight) + p->cap_peak * sizeof *p->peak;
 }

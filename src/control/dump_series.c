@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "control/encode.h"
@@ -50,16 +51,38 @@ void hp_series_init(void) {
 
 void hp_series_after_fork_child(void) { dump_seq = existing_dumps(); }
 
-void hp_series_dump_next(const char *what) {
-    char path[sizeof out_prefix + 64];
-    series_path(path, sizeof path, dump_seq + 1);
+static int write_one(const char *path, const char *what, int peak) {
     hp_snapshot snap;
-    int err = hp_state_snapshot(&snap, what);
+    int err = peak ? hp_state_snapshot_peak(&snap, what) : hp_state_snapshot(&snap, what);
     if (err == 0) {
         err = hp_snapshot_to_file(&snap, path);
         hp_snapshot_release(&snap);
     }
     hp_report_write_result(path, err);
-    if (!err)
+    return err;
+}
+
+void hp_series_dump_next(const char *what) {
+    char path[sizeof out_prefix + 64];
+    series_path(path, sizeof path, dump_seq + 1);
+    if (write_one(path, what, 0) == 0)
         dump_seq++;
+}
+
+void hp_peak_path(char *out, size_t size, const char *path) {
+    size_t n = strlen(path);
+    const char *ext = ".pb.gz";
+    if (n >= strlen(ext) && strcmp(path + n - strlen(ext), ext) == 0)
+        n -= strlen(ext);
+    snprintf(out, size, "%.*s.peak.pb.gz", (int)n, path);
+}
+
+void hp_series_dump_next_with_peak(const char *what) {
+    char path[sizeof out_prefix + 64], peak[sizeof path + 16];
+    series_path(path, sizeof path, dump_seq + 1);
+    if (write_one(path, what, 0) != 0)
+        return;
+    dump_seq++;
+    hp_peak_path(peak, sizeof peak, path);
+    (void)write_one(peak, what, 1);
 }

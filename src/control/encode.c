@@ -1,7 +1,9 @@
 #include "control/encode.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/common.h"
 #include "base/internal_alloc.h"
@@ -21,6 +23,27 @@ int hp_snapshot_take(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what
     hp_comments_build(&s->comments, p, what);
     s->period = (int64_t)hp_current_rate();
     s->time_nanos = (int64_t)hp_now_ns(CLOCK_REALTIME);
+    s->maps = m;
+    return 0;
+}
+
+int hp_snapshot_take_peak(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what) {
+    memset(s, 0, sizeof *s);
+    hp_profile_peak peak;
+    int err = hp_profile_peak_samples(p, &s->samples, &s->n_samples, &peak);
+    if (err)
+        return err;
+    char line[sizeof s->comments.what];
+    time_t t = (time_t)(peak.realtime_ns / 1000000000u);
+    struct tm tm;
+    char when[32] = "never";
+    if (peak.realtime_ns && gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(line, sizeof line, "peak profile, in-use estimate %llu bytes at %s (with the %s)",
+             (unsigned long long)peak.inuse_bytes, when, what);
+    hp_comments_build(&s->comments, p, line);
+    s->period = (int64_t)hp_current_rate();
+    s->time_nanos = (int64_t)(peak.realtime_ns ? peak.realtime_ns : hp_now_ns(CLOCK_REALTIME));
     s->maps = m;
     return 0;
 }
@@ -60,6 +83,16 @@ static hp_pprof_sample *with_ages(const hp_snapshot *s, size_t *n) {
         }
     }
     *n = k;
+    return out;
+}
+
+hp_pprof_sample *hp_snapshot_samples(const hp_snapshot *s, size_t *n) {
+    if (s->n_ages)
+        return with_ages(s, n);
+    hp_pprof_sample *out = hp_calloc(s->n_samples ? s->n_samples : 1, sizeof *out);
+    if (out && s->n_samples)
+        memcpy(out, s->samples, s->n_samples * sizeof *out);
+    *n = s->n_samples;
     return out;
 }
 

@@ -33,6 +33,15 @@ typedef struct hp_snapshot {
  * ENOMEM (then nothing to release). */
 int hp_snapshot_take(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what);
 
+/* Same, for the peak profile (hp_profile_peak_samples): its comments say
+ * `what` and the peak's size and time. */
+int hp_snapshot_take_peak(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what);
+
+/* The samples as a full profile writes them (with the `age` label), for
+ * readers of the snapshot other than the encoder (the leak report): an
+ * array from hp_malloc, or NULL (ENOMEM). */
+hp_pprof_sample *hp_snapshot_samples(const hp_snapshot *s, size_t *n);
+
 /* Without any heapprof lock: the gzipped profile.proto of the snapshot. With
  * base (values per stack index, as from hp_profile_samples earlier), a delta
  * profile: snapshot minus base, with duration_ns set. *gz is freed with

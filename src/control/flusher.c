@@ -44,11 +44,11 @@ static void *flusher_main(void *arg) {
             hp_state_unlock();
         }
         if (stop) {
-            hp_series_dump_next("final dump at exit");
+            hp_series_dump_next_with_peak("final dump at exit");
             return NULL;
         }
         if (requested) {
-            hp_series_dump_next("dump on request");
+            hp_series_dump_next_with_peak("dump on request");
         } else if (now >= next_dump) {
             hp_series_dump_next("periodic dump");
             /* Stay on the schedule; skip missed slots rather than bursting. */

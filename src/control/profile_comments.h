@@ -10,7 +10,7 @@
 #define HP_COMMENT_LINES 4
 
 typedef struct hp_comments {
-    char what[96], counts[256], loss[256], mem[320];
+    char what[192], counts[256], loss[256], mem[320];
     const char *lines[HP_COMMENT_LINES];
 } hp_comments;
 

@@ -55,17 +55,21 @@ int hp_state_with(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx) {
     return 0;
 }
 
-int hp_state_snapshot(hp_snapshot *s, const char *what) {
+static int snapshot_of(hp_snapshot *s, const char *what, int peak) {
     if (!profile || !maps)
         return EAGAIN;
     int guard = hp_guard_enter();
     pthread_mutex_lock(&state_lock);
     hp_state_drain();
-    int err = hp_snapshot_take(s, profile, maps, what);
+    int err = peak ? hp_snapshot_take_peak(s, profile, maps, what) : hp_snapshot_take(s, profile, maps, what);
     pthread_mutex_unlock(&state_lock);
     hp_guard_leave(guard);
     return err;
 }
+
+int hp_state_snapshot(hp_snapshot *s, const char *what) { return snapshot_of(s, what, 0); }
+
+int hp_state_snapshot_peak(hp_snapshot *s, const char *what) { return snapshot_of(s, what, 1); }
 
 void hp_state_note_objects(void) {
     /* Not under state_lock (the maps have their own mutex, never held while

@@ -109,11 +109,18 @@ expect_clean_run() {
 }
 
 # series PREFIX [PID]: the profile files of a run, oldest first, one a line.
-# Without PID, all pids (use when the run had only one process).
+# Without PID, all pids (use when the run had only one process). The peak
+# profiles beside them (NNNN.peak.pb.gz) are not in it: see peaks.
 series() {
     local prefix=$1 pid=${2:-*}
     # Sequence numbers are zero-padded, so a plain sort orders each pid's files.
-    compgen -G "$prefix.$pid.*.pb.gz" | sort
+    compgen -G "$prefix.$pid.*.pb.gz" | grep -v '\.peak\.pb\.gz$' | sort
+}
+
+# peaks PREFIX [PID]: the peak profiles of a run, oldest first.
+peaks() {
+    local prefix=$1 pid=${2:-*}
+    compgen -G "$prefix.$pid.*.peak.pb.gz" | sort
 }
 
 # pids PREFIX: the distinct pids that wrote files under PREFIX.

@@ -105,7 +105,7 @@ check_series() {
     local name=$1 n got
     n=$(grep -o "/tmp/$name\.12345\.[0-9]\{4\}\.pb\.gz" "$README" | sed 's/.*\.\([0-9]\{4\}\)\.pb\.gz/\1/' | sort -n | tail -1)
     n=$((10#${n:-0}))
-    got=$(ls "$W/tmp/$name.$PID".*.pb.gz 2>/dev/null | wc -l)
+    got=$(ls "$W/tmp/$name.$PID".*.pb.gz 2>/dev/null | grep -vc '\.peak\.pb\.gz$')
     check "$name: $n dumps, as the README says (got $got: $(ls "$W/tmp" | grep "^$name\." | tr '\n' ' '))" \
         test "$got" = "$n"
     local i

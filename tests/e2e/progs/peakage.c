@@ -2,7 +2,9 @@
  * dump triggers and the leak report. One binary, the mode in argv[1]:
  *   labels  small() keeps 4000 blocks of 100 B, big() keeps 8 blocks of 2 MiB
  *   age     old() keeps 4 MiB, the program sleeps 3 s, young() keeps 4 MiB
- *   peak    a() holds 200 MB for 0.5 s and frees it, b() keeps 20 MB
+ *   peak [CTL]  a() holds 200 MB for 0.5 s and frees it, b() keeps 20 MB;
+ *           with CTL (a folder): waits for CTL/go before a(), writes
+ *           CTL/ready after b() and waits for CTL/stop
  *   grow    grow() adds 1 MiB every 10 ms (touched) until N MiB (argv[2]),
  *           or for ever: until a memory limit kills the program
  * Every block is written to, so it is resident (the cgroup test counts it).
@@ -17,6 +19,29 @@
 static void pause_ms(long ms) {
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
+}
+
+static void ctl_path(char *out, size_t n, const char *dir, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
+
+static void wait_for(const char *dir, const char *name) {
+    char path[4096];
+    ctl_path(path, sizeof path, dir, name);
+    for (int i = 0; i < 3000; i++) { /* 30 s at most */
+        FILE *f = fopen(path, "r");
+        if (f) {
+            fclose(f);
+            return;
+        }
+        pause_ms(10);
+    }
+}
+
+static void touch(const char *dir, const char *name) {
+    char path[4096];
+    ctl_path(path, sizeof path, dir, name);
+    FILE *f = fopen(path, "w");
+    if (f)
+        fclose(f);
 }
 
 /* A macro, not a function: the allocating frame is the function that uses it. */
@@ -94,9 +119,16 @@ int main(int argc, char **argv) {
         void **y = young(2);
         (void)o, (void)y;
     } else if (strcmp(mode, "peak") == 0) {
+        const char *ctl = argc > 2 ? argv[2] : NULL;
+        if (ctl)
+            wait_for(ctl, "go");
         a();
         void **k = b();
         pause_ms(200);
+        if (ctl) {
+            touch(ctl, "ready");
+            wait_for(ctl, "stop");
+        }
         printf("truth b inuse_space=%d\n", 20 * 1000 * 1000);
         (void)k;
     } else if (strcmp(mode, "grow") == 0) {
