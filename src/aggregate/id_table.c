@@ -1,6 +1,6 @@
 /* The tables of live samples (see id_table.h): extendible hashing.
  *
- * The table grows by splitting one 96 KiB bucket at a time, never by
+ * The table grows by splitting one 64 KiB bucket at a time, never by
  * copying the whole table, so there is no transient twice its size; buckets
  * come from slabs whose pages are populated in one call (page faults, not
  * hashing, dominated growth). */
@@ -43,10 +43,9 @@ static void *slab_map(size_t bytes) {
 }
 
 /* Slots for one more bucket. A new slab holds an eighth of the table's
- * buckets (1 to 64, i.e. 96 KiB to 6 MiB: 64 buckets of 24-byte slots are
- * the first multiple of a 2 MiB huge page), so the slack is at most 1/8 of
+ * buckets (1 to 32, i.e. 64 KiB to 2 MiB), so the slack is at most 1/8 of
  * the table, and pages come in big batches once the table is big. */
-#define SLAB_MAX_SEGS 64u
+#define SLAB_MAX_SEGS 32u
 #define BUCKET_BYTES (HP_BUCKET_SLOTS * sizeof(hp_live))
 
 static hp_live *bucket_slots_get(hp_id_table *t) {

@@ -16,22 +16,37 @@
  * for its ALLOC (in `pending`, where stack and wkey are unused). id 0 marks
  * an empty slot: sample ids start at 1. */
 typedef struct hp_live {
-    uint64_t id;
-    uint32_t stack; /* index into hp_profile.stacks */
-    uint32_t wkey;  /* size and rate: see "weight keys" in profile.c */
-    uint32_t birth; /* the flusher's clock when it applied the ALLOC (the `age` label, profile.c) */
-    uint32_t spare;
+    uint64_t id : 48;       /* HP_ID_BITS: see below */
+    uint64_t birth_lo : 16; /* birth: the flusher's clock (whole seconds) when it applied the ALLOC */
+    uint32_t stack : 24;    /* index into hp_profile.stacks */
+    uint32_t birth_hi : 8;
+    uint32_t wkey;          /* size and rate: see "weight keys" in profile.c */
 } hp_live;
-/* 24 bytes: the birth time made the slot grow from 16; the live table then
- * holds 32 to 64 bytes per live sample (load 3/8 to 3/4), within the
- * 128-byte budget. */
-_Static_assert(sizeof(hp_live) == 24, "id, stack, weight key, birth");
+_Static_assert(sizeof(hp_live) == 16, "four slots per cache line");
+
+/* The birth time (the `age` label) is squeezed into the 16-byte slot rather
+ * than making it 24 bytes, which would cost up to 21 B more per live sample
+ * and break the memory budget while the table grows: ids keep their low 48
+ * bits (2.8e14 samples: ids come from a global counter in blocks of 65,536;
+ * beyond that two ids 2^48 apart could meet), stacks are at most 2^24 - 1
+ * (16 M distinct stacks, far beyond the memory budget), and the birth is 24
+ * bits of seconds (194 days, then it stays at the last value). */
+#define HP_ID_BITS 48
+#define HP_ID_MASK ((UINT64_C(1) << HP_ID_BITS) - 1)
+#define HP_LIVE_MAX_STACKS ((UINT32_C(1) << 24) - 1)
+#define HP_LIVE_MAX_BIRTH ((UINT32_C(1) << 24) - 1)
+
+static inline uint32_t hp_live_birth(const hp_live *l) { return (uint32_t)l->birth_lo | (uint32_t)l->birth_hi << 16; }
+static inline void hp_live_set_birth(hp_live *l, uint32_t b) {
+    l->birth_lo = b & 0xffff;
+    l->birth_hi = (b >> 16) & 0xff;
+}
 
 /* A bucket is a small linear-probing table with backward-shift deletion
  * (single-threaded, so removal really empties slots: no tombstones). Ids are
  * routed to buckets by the top bits of their hash and to slots by the low
  * bits. At 3/4 load the bucket splits in two on its next hash bit: growth
- * touches 96 KiB at a time and the table never exists twice. */
+ * touches 64 KiB at a time and the table never exists twice. */
 #define HP_SEG_SHIFT 12
 #define HP_BUCKET_SLOTS (1u << HP_SEG_SHIFT)
 #define HP_SEG_MASK (HP_BUCKET_SLOTS - 1)
@@ -69,7 +84,8 @@ static inline size_t hp_id_dir_index(const hp_id_table *t, uint64_t h) {
     return (size_t)((h >> 1) >> (63 - t->gdepth));
 }
 
-/* 1 and the slot of id (hash h) in *out when present, else 0. Inline: every
+/* Ids given to the table are below 2^48 (the caller masks them with
+ * HP_ID_MASK). 1 and the slot of id (hash h) in *out when present, else 0. Inline: every
  * event looks an id up, in a table of up to millions of ids. */
 static inline int hp_id_table_find(const hp_id_table *t, uint64_t id, uint64_t h, hp_id_pos *out) {
     if (!t->count)

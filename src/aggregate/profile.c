@@ -5,11 +5,11 @@
  * most, and the tables must stay within the memory target (4 MiB + 128 B per
  * live sample, the app side's address set included) at every moment, not only
  * at rest:
- *  - a live sample is a 24-byte slot (id, stack index, weight key, birth); its weight
+ *  - a live sample is a 16-byte slot (id, stack index, weight key, birth); its weight
  *    is recomputed from (size, rate) when it is freed, bit for bit the value
  *    added at allocation, so the in-use sums are exactly what they were;
  *  - the live table is bucketed (extendible hashing, id_table.c): it grows
- *    by splitting one 96 KiB bucket at a time, never by copying the whole
+ *    by splitting one 64 KiB bucket at a time, never by copying the whole
  *    table, so there is no transient twice its size; buckets come from slabs
  *    whose pages are populated in one call (page faults, not hashing,
  *    dominated growth);
@@ -34,7 +34,6 @@
 typedef struct hp_stack_rec {
     uint32_t depth;
     uint32_t truncated;
-    uint64_t size_class; /* the `bytes` label: a record is a (stack, size class) pair, see hp_size_class */
     double alloc_objects, alloc_space;
     uintptr_t frames[];
 } hp_stack_rec;
@@ -97,11 +96,11 @@ struct hp_profile {
     hp_big_weight *big;
     uint32_t n_big, cap_big, big_free; /* big_free: index + 1 of the first free record */
     hp_profile_stats stats;
-    /* The flusher's clock in ticks of 1/HP_AGE_TICKS_PER_S s since the first
-     * drain, set before each drain: each ALLOC is stamped with it, so no
+    /* The flusher's clock in whole seconds since the first drain, set
+     * before each drain: each ALLOC is stamped with it, so no
      * thread reads a clock per allocation (accuracy: one flush period). */
     uint64_t epoch_ns;
-    uint32_t now_ticks;
+    uint32_t now_s;
     /* Estimated in-use bytes (the sum of the records' in-use space), kept as
      * events are applied: the peak and the dump triggers read it. */
     double inuse_space;
@@ -113,14 +112,13 @@ struct hp_profile {
     uint64_t peak_realtime_ns;
 };
 
-#define HP_AGE_TICKS_PER_S 8u
 
 /* One multiply per frame (the rotation feeds the high bits of the previous
  * product back to the low end), one full mix at the end: the table index and
  * the tag then depend on every bit of every frame. A collision only costs a
  * comparison of frames. */
-static uint64_t stack_hash(const uintptr_t *frames, uint32_t depth, uint64_t size_class) {
-    uint64_t h = (0x9E3779B97F4A7C15ull ^ depth) + size_class * 0xff51afd7ed558ccdull;
+static uint64_t stack_hash(const uintptr_t *frames, uint32_t depth) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ depth;
     for (uint32_t i = 0; i < depth; i++) {
         h = (h << 27 | h >> 37) ^ (uint64_t)frames[i];
         h *= 0xd6e8feb86659fd93ull;
@@ -225,7 +223,7 @@ static int stack_slots_grow(hp_profile *p) {
     if (!ns)
         return -1;
     for (size_t i = 0; i < p->n_stacks; i++) {
-        uint64_t h = stack_hash(p->stacks[i]->frames, p->stacks[i]->depth, p->stacks[i]->size_class);
+        uint64_t h = stack_hash(p->stacks[i]->frames, p->stacks[i]->depth);
         size_t j = h & (ncap - 1);
         while (ns[j])
             j = (j + 1) & (ncap - 1);
@@ -247,8 +245,8 @@ static int frames_equal(const uintptr_t *a, const uintptr_t *b, uint32_t depth) 
 /* Room for one more stack in both arrays (each keeps its own capacity, so a
  * failure half-way leaves them consistent). */
 static int stacks_reserve(hp_profile *p) {
-    if (p->n_stacks >= UINT32_MAX - 1)
-        return -1; /* live slots hold a 32-bit index */
+    if (p->n_stacks >= HP_LIVE_MAX_STACKS)
+        return -1; /* live slots hold a 24-bit index */
     if (p->n_stacks == p->cap_stacks) {
         hp_stack_rec **ns = hp_array_grow(p->stacks, &p->cap_stacks, sizeof *ns, 256, SIZE_MAX);
         if (!ns)
@@ -265,16 +263,12 @@ static int stacks_reserve(hp_profile *p) {
 }
 
 uint64_t hp_size_class(uint64_t size) {
-    if (size < 16)
-        return size;
-    int shift = 63 - __builtin_clzll(size) - 3; /* keep the leading bit and the three after it */
-    return size >> shift << shift;
+    return size ? (uint64_t)1 << (63 - __builtin_clzll(size)) : 0;
 }
 
-/* The index of ev's record (stack, size class), added if new; -1 when out of memory. */
+/* The index of ev's stack, added if new; -1 when out of memory. */
 static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
-    uint64_t size_class = hp_size_class(ev->size);
-    uint64_t h = stack_hash(ev->frames, ev->depth, size_class);
+    uint64_t h = stack_hash(ev->frames, ev->depth);
     const uintptr_t *frames = ev->frames;
     uint32_t depth = ev->depth;
     if ((p->n_stacks + 1) * 2 > p->stack_slot_cap && stack_slots_grow(p) != 0)
@@ -285,7 +279,7 @@ static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
             continue; /* another hash: no need to look at the record */
         size_t i = (uint32_t)p->stack_slots[j] - 1;
         const hp_stack_rec *s = p->stacks[i];
-        if (s->depth == depth && s->size_class == size_class && frames_equal(s->frames, frames, depth))
+        if (s->depth == depth && frames_equal(s->frames, frames, depth))
             return (int64_t)i;
     }
     if (stacks_reserve(p) != 0)
@@ -295,7 +289,6 @@ static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
         return -1;
     memset(s, 0, sizeof *s);
     s->depth = depth;
-    s->size_class = size_class;
     memcpy(s->frames, frames, depth * sizeof(uintptr_t));
     size_t i = p->n_stacks++;
     p->stacks[i] = s;
@@ -364,25 +357,25 @@ static void peak_update(hp_profile *p) {
 
 /* Records a new live sample; on failure (out of memory) it is not counted as
  * in use, as before. */
-static void live_add(hp_profile *p, const hp_event *ev, uint64_t h, uint32_t stack, double objects) {
+static void live_add(hp_profile *p, const hp_event *ev, uint64_t id, uint64_t h, uint32_t stack, double objects) {
     uint32_t wkey;
     if (wkey_make(p, ev->size, ev->rate, &wkey) != 0)
         return;
-    hp_live *l = hp_id_table_add(&p->live, ev->id, h);
+    hp_live *l = hp_id_table_add(&p->live, id, h);
     if (!l) {
         wkey_release(p, wkey);
         return;
     }
     l->stack = stack;
     l->wkey = wkey;
-    l->birth = p->now_ticks;
+    hp_live_set_birth(l, p->now_s);
     inuse_add(p, &p->inuse[stack], objects, ev->size);
     if (p->inuse_space >= p->peak_next)
         peak_update(p);
 }
 
-static void apply_alloc(hp_profile *p, const hp_event *ev) {
-    uint64_t h = hp_id_hash(ev->id);
+static void apply_alloc(hp_profile *p, const hp_event *ev, uint64_t id) {
+    uint64_t h = hp_id_hash(id);
     /* The live slot's cache miss (at a million live samples) overlaps the
      * stack lookup's. */
     hp_id_table_prefetch(&p->live, h);
@@ -400,29 +393,29 @@ static void apply_alloc(hp_profile *p, const hp_event *ev) {
     s->alloc_space += objects * (double)ev->size;
 
     hp_id_pos early_free;
-    if (hp_id_table_find(&p->pending, ev->id, h, &early_free)) { /* already freed: it never counts as in use */
+    if (hp_id_table_find(&p->pending, id, h, &early_free)) { /* already freed: it never counts as in use */
         hp_id_table_remove(&p->pending, early_free);
         p->stats.frees++;
         return;
     }
     for (uint32_t i = 0; i < p->n_pending_spare; i++)
-        if (p->pending_spare[i] == ev->id) {
+        if (p->pending_spare[i] == id) {
             p->pending_spare[i] = p->pending_spare[--p->n_pending_spare];
             p->stats.frees++;
             return;
         }
-    live_add(p, ev, h, (uint32_t)si, objects);
+    live_add(p, ev, id, h, (uint32_t)si, objects);
 }
 
-static void apply_free(hp_profile *p, const hp_event *ev) {
-    uint64_t h = hp_id_hash(ev->id);
+static void apply_free(hp_profile *p, uint64_t id) {
+    uint64_t h = hp_id_hash(id);
     hp_id_pos pos;
-    if (!hp_id_table_find(&p->live, ev->id, h, &pos)) {
+    if (!hp_id_table_find(&p->live, id, h, &pos)) {
         /* Its ALLOC is still in another ring. */
-        if (hp_id_table_add(&p->pending, ev->id, h))
+        if (hp_id_table_add(&p->pending, id, h))
             return;
         if (p->n_pending_spare < HP_ARRAY_LEN(p->pending_spare))
-            p->pending_spare[p->n_pending_spare++] = ev->id;
+            p->pending_spare[p->n_pending_spare++] = id;
         else
             p->stats.lost_frees++;
         return;
@@ -437,12 +430,13 @@ static void apply_free(hp_profile *p, const hp_event *ev) {
 }
 
 void hp_profile_apply(hp_profile *p, const hp_event *ev) {
-    if (ev->id == 0)
+    uint64_t id = ev->id & HP_ID_MASK; /* the slots keep 48 bits (id_table.h) */
+    if (id == 0)
         return;
     if (ev->kind == HP_EV_ALLOC)
-        apply_alloc(p, ev);
+        apply_alloc(p, ev, id);
     else if (ev->kind == HP_EV_FREE)
-        apply_free(p, ev);
+        apply_free(p, id);
 }
 
 void hp_profile_apply_cb(const hp_event *ev, void *profile) { hp_profile_apply(profile, ev); }
@@ -479,7 +473,6 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
         const hp_stack_rec *s = p->stacks[i];
         samples[i].frames = s->frames;
         samples[i].depth = s->depth;
-        samples[i].bytes_label = (int64_t)s->size_class;
         samples[i].values[HP_V_ALLOC_OBJECTS] = llround(s->alloc_objects);
         samples[i].values[HP_V_ALLOC_SPACE] = llround(s->alloc_space);
         samples[i].values[HP_V_INUSE_OBJECTS] = llround(p->inuse[i].objects);
@@ -503,7 +496,6 @@ int hp_profile_peak_samples(const hp_profile *p, hp_pprof_sample **out, size_t *
     for (size_t i = 0; i < p->n_peak; i++) {
         samples[i].frames = p->stacks[i]->frames;
         samples[i].depth = p->stacks[i]->depth;
-        samples[i].bytes_label = (int64_t)p->stacks[i]->size_class;
         memcpy(samples[i].values, p->peak[i], sizeof samples[i].values);
     }
     *out = samples;
@@ -516,85 +508,115 @@ uint64_t hp_profile_inuse_bytes(const hp_profile *p) { return p->inuse_space > 0
 void hp_profile_set_clock(hp_profile *p, uint64_t now_ns) {
     if (!p->epoch_ns)
         p->epoch_ns = now_ns ? now_ns : 1;
-    uint64_t ticks = now_ns > p->epoch_ns ? (now_ns - p->epoch_ns) / (1000000000u / HP_AGE_TICKS_PER_S) : 0;
-    /* 32 bits of 1/8 s: 17 years, then it stays put (ages stop growing). */
-    p->now_ticks = ticks > UINT32_MAX ? UINT32_MAX : (uint32_t)ticks;
+    uint64_t s = now_ns > p->epoch_ns ? (now_ns - p->epoch_ns) / 1000000000u : 0;
+    p->now_s = s > HP_LIVE_MAX_BIRTH ? HP_LIVE_MAX_BIRTH : (uint32_t)s;
 }
 
 /* The power-of-two bucket of an age: 0 for under a second, else the bit
  * index + 1 of the whole seconds (1 s -> 1, 2-3 s -> 2, 4-7 s -> 3, ...). */
 static unsigned age_bucket(uint32_t birth, uint32_t now) {
-    uint32_t s = now > birth ? (now - birth) / HP_AGE_TICKS_PER_S : 0;
+    uint32_t s = now > birth ? now - birth : 0;
     return s ? 32u - (unsigned)__builtin_clz(s) : 0;
 }
 
 static int64_t age_bucket_seconds(unsigned b) { return b ? (int64_t)1 << (b - 1) : 0; }
 
-typedef struct age_pass {
-    const hp_profile *p;
-    uint64_t *mask;       /* per record: the age buckets it has (bit b) */
-    size_t *first;        /* per record: index of its first piece */
-    hp_age_piece *pieces; /* second pass only */
-    double (*sums)[2];    /* objects, space per piece (rounded at the end) */
-} age_pass;
+/* A piece while it is summed: key = record << 16 | log2(size class) << 8 |
+ * age bucket (+1, so no key is 0), in an open-addressing table. */
+typedef struct piece_slot {
+    uint64_t key;
+    double objects, space;
+} piece_slot;
 
-static void age_mark(const hp_live *l, void *ctx) {
-    age_pass *a = ctx;
-    a->mask[l->stack] |= (uint64_t)1 << age_bucket(l->birth, a->p->now_ticks);
+typedef struct piece_pass {
+    const hp_profile *p;
+    piece_slot *slots;
+    size_t mask, used;
+    int failed;
+} piece_pass;
+
+static int pieces_grow(piece_pass *a) {
+    size_t cap = a->slots ? (a->mask + 1) * 2 : 1024;
+    piece_slot *ns = hp_calloc(cap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; a->slots && i <= a->mask; i++) {
+        if (!a->slots[i].key)
+            continue;
+        size_t j = hp_mix64(a->slots[i].key) & (cap - 1);
+        while (ns[j].key)
+            j = (j + 1) & (cap - 1);
+        ns[j] = a->slots[i];
+    }
+    hp_free(a->slots);
+    a->slots = ns;
+    a->mask = cap - 1;
+    return 0;
 }
 
-static void age_add(const hp_live *l, void *ctx) {
-    age_pass *a = ctx;
-    unsigned b = age_bucket(l->birth, a->p->now_ticks);
-    size_t i = a->first[l->stack] + (size_t)__builtin_popcountll(a->mask[l->stack] & (((uint64_t)1 << b) - 1));
+static void piece_add(const hp_live *l, void *ctx) {
+    piece_pass *a = ctx;
+    if (a->failed)
+        return;
     uint64_t size, rate;
     wkey_get(a->p, l->wkey, &size, &rate);
+    unsigned cls = size ? 64u - (unsigned)__builtin_clzll(size) : 0; /* log2 + 1 of the class, 0 for size 0 */
+    uint64_t key = (uint64_t)l->stack << 16 | (uint64_t)cls << 8 | (age_bucket(hp_live_birth(l), a->p->now_s) + 1);
+    if ((a->used + 1) * 2 > a->mask + 1 && pieces_grow(a) != 0) {
+        a->failed = 1;
+        return;
+    }
+    size_t j = hp_mix64(key) & a->mask;
+    while (a->slots[j].key && a->slots[j].key != key)
+        j = (j + 1) & a->mask;
+    if (!a->slots[j].key) {
+        a->slots[j].key = key;
+        a->used++;
+    }
     double objects = weight(size, rate);
-    a->sums[i][0] += objects;
-    a->sums[i][1] += objects * (double)size;
+    a->slots[j].objects += objects;
+    a->slots[j].space += objects * (double)size;
 }
 
-int hp_profile_ages(const hp_profile *p, hp_age_piece **out, size_t *n) {
+int hp_profile_pieces(const hp_profile *p, hp_piece **out, size_t *n) {
     *out = NULL;
     *n = 0;
     if (!hp_id_table_count(&p->live))
         return 0;
-    age_pass a = {.p = p};
-    a.mask = hp_calloc(p->n_stacks, sizeof *a.mask);
-    a.first = hp_calloc(p->n_stacks, sizeof *a.first);
-    int err = ENOMEM;
-    if (!a.mask || !a.first)
-        goto out;
-    hp_id_table_each(&p->live, age_mark, &a);
-    size_t total = 0;
-    for (size_t i = 0; i < p->n_stacks; i++) {
-        a.first[i] = total;
-        total += (size_t)__builtin_popcountll(a.mask[i]);
+    piece_pass a = {.p = p};
+    if (pieces_grow(&a) != 0)
+        return ENOMEM;
+    hp_id_table_each(&p->live, piece_add, &a);
+    /* Grouped by record with a counting sort (no qsort: it may allocate). */
+    size_t *first = a.failed ? NULL : hp_calloc(p->n_stacks + 1, sizeof *first);
+    hp_piece *pieces = first ? hp_calloc(a.used ? a.used : 1, sizeof *pieces) : NULL;
+    if (!pieces) {
+        hp_free(first);
+        hp_free(a.slots);
+        return ENOMEM;
     }
-    a.pieces = hp_calloc(total, sizeof *a.pieces);
-    a.sums = hp_calloc(total, sizeof *a.sums);
-    if (!a.pieces || !a.sums) {
-        hp_free(a.pieces);
-        goto out;
+    for (size_t i = 0; i <= a.mask; i++)
+        if (a.slots[i].key)
+            first[(a.slots[i].key >> 16) + 1]++;
+    for (size_t i = 0; i < p->n_stacks; i++)
+        first[i + 1] += first[i];
+    for (size_t i = 0; i <= a.mask; i++) {
+        const piece_slot *ps = &a.slots[i];
+        if (!ps->key)
+            continue;
+        unsigned cls = (unsigned)(ps->key >> 8) & 0xff;
+        hp_piece *pc = &pieces[first[ps->key >> 16]++];
+        pc->record = (uint32_t)(ps->key >> 16);
+        pc->bytes = cls ? (int64_t)(UINT64_C(1) << (cls - 1)) : 0;
+        pc->age_seconds = age_bucket_seconds((unsigned)(ps->key & 0xff) - 1);
+        pc->objects = llround(ps->objects);
+        pc->space = llround(ps->space);
     }
-    hp_id_table_each(&p->live, age_add, &a);
-    for (size_t i = 0; i < p->n_stacks; i++) {
-        size_t k = a.first[i];
-        for (uint64_t m = a.mask[i]; m; m &= m - 1, k++) {
-            a.pieces[k].record = (uint32_t)i;
-            a.pieces[k].age_seconds = age_bucket_seconds((unsigned)__builtin_ctzll(m));
-            a.pieces[k].objects = llround(a.sums[k][0]);
-            a.pieces[k].space = llround(a.sums[k][1]);
-        }
-    }
-    *out = a.pieces;
-    *n = total;
-    err = 0;
-out:
-    hp_free(a.sums);
-    hp_free(a.mask);
-    hp_free(a.first);
-    return err;
+    *out = pieces;
+    *n = a.used;
+    hp_free(first);
+    hp_free(a.slots);
+    return 0;
 }
 
 void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {

@@ -16,7 +16,7 @@ typedef struct hp_profile_stats {
     uint64_t samples;         /* ALLOC events seen */
     uint64_t frees;           /* FREE events matched to their ALLOC */
     uint64_t truncated;       /* samples whose stack was cut at the depth limit */
-    uint64_t stacks;          /* records: distinct (stack, size class) pairs */
+    uint64_t stacks;          /* distinct stacks */
     uint64_t live_samples;    /* sampled allocations not yet freed */
     uint64_t pending_frees;   /* FREE seen before its ALLOC (other thread's ring not drained yet) */
     uint64_t lost_frees;      /* such a FREE with no memory left to wait in (its ALLOC will look live) */
@@ -32,16 +32,15 @@ void hp_profile_apply(hp_profile *p, const hp_event *ev);
 /* Same, shaped as an hp_event_fn for hp_rings_drain. */
 void hp_profile_apply_cb(const hp_event *ev, void *profile);
 
-/* The `bytes` label of an allocation of `size` bytes: sizes below 16 as
- * they are, larger ones rounded down to their leading four bits (eight
- * classes per power of two, at most 12.5% below the size). Rounding down
- * keeps every power of two a boundary, so `-tagfocus bytes=1MB:` selects
- * exactly the blocks of 1 MiB and more, and a stack has at most ~8 labels
- * per power of two of sizes it allocates (Go labels the exact size; a stack
- * that allocates every size would make one sample per size). */
+/* The `bytes` label of an allocation of `size` bytes: the size rounded down
+ * to a power of two (0 stays 0), so a stack has one sample per power of two
+ * it allocates in, not one per exact size as in Go (a stack that allocates
+ * every size would make a sample per size). Rounding down keeps every power
+ * of two a boundary: `-tagfocus bytes=1MB:` selects exactly the blocks of
+ * 1 MiB and more. */
 uint64_t hp_size_class(uint64_t size);
 
-/* One pprof sample per record (stack, size class) with its values rounded to integers. The array
+/* One pprof sample per stack with its values rounded to integers. The array
  * (hp_malloc) is freed with hp_free; frames point into the profile and stay
  * valid as long as it (stack records never move). Returns 0 or ENOMEM. */
 int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n);
@@ -63,19 +62,22 @@ int hp_profile_peak_samples(const hp_profile *p, hp_pprof_sample **out, size_t *
  * the ALLOC events applied next are stamped with (CLOCK_MONOTONIC). */
 void hp_profile_set_clock(hp_profile *p, uint64_t now_ns);
 
-/* The in-use values of one record (stack, size class) for the live samples
- * of one age: seconds since the ALLOC was applied, rounded down to a power
- * of two (0 = under a second), the `age` label. */
-typedef struct hp_age_piece {
-    uint32_t record; /* index as in hp_profile_samples */
-    int64_t age_seconds;
+/* The in-use values of one stack for its live samples of one size class
+ * and one age: what the `bytes` and `age` labels of a profile's samples
+ * say. Size class: the size rounded down to a power of two (hp_size_class).
+ * Age: seconds since the flusher applied the ALLOC, rounded down to a power
+ * of two (0 = under a second). */
+typedef struct hp_piece {
+    uint32_t record; /* stack index, as in hp_profile_samples */
+    int64_t bytes, age_seconds;
     int64_t objects, space;
-} hp_age_piece;
+} hp_piece;
 
-/* The in-use values split by age, ordered by record then age (a pass over
- * the live table: O(live samples), for dumps only). Each piece is rounded on
- * its own. The array (hp_malloc) is freed with hp_free. Returns 0 or ENOMEM. */
-int hp_profile_ages(const hp_profile *p, hp_age_piece **out, size_t *n);
+/* The in-use values split by size class and age, grouped by stack (a pass
+ * over the live table: O(live samples), for dumps only; the flusher's
+ * per-event work is unchanged). Each piece is rounded on its own. The array
+ * (hp_malloc) is freed with hp_free. Returns 0 or ENOMEM. */
+int hp_profile_pieces(const hp_profile *p, hp_piece **out, size_t *n);
 
 void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out);
 

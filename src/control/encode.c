@@ -15,7 +15,7 @@ int hp_snapshot_take(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what
     int err = hp_profile_samples(p, &s->samples, &s->n_samples);
     if (err)
         return err;
-    err = hp_profile_ages(p, &s->ages, &s->n_ages);
+    err = hp_profile_pieces(p, &s->pieces, &s->n_pieces);
     if (err) {
         hp_free(s->samples);
         return err;
@@ -50,36 +50,37 @@ int hp_snapshot_take_peak(hp_snapshot *s, hp_profile *p, hp_maps *m, const char 
 
 void hp_snapshot_release(hp_snapshot *s) {
     hp_free(s->samples);
-    hp_free(s->ages);
+    hp_free(s->pieces);
     s->samples = NULL;
     s->n_samples = 0;
-    s->ages = NULL;
-    s->n_ages = 0;
+    s->pieces = NULL;
+    s->n_pieces = 0;
 }
 
-/* The samples as written: per record, one sample with its allocation totals
- * and no age (freed memory has none), and one per age of its live samples
- * with their in-use values and the `age` label. A record with nothing live
+/* The samples as written: per stack, one sample with its allocation totals
+ * and no labels (freed memory has no age, and the totals are not kept by
+ * size), and one per size class and age of its live samples with their
+ * in-use values and the `bytes` and `age` labels. A stack with nothing live
  * keeps its one sample. */
-static hp_pprof_sample *with_ages(const hp_snapshot *s, size_t *n) {
-    hp_pprof_sample *out = hp_calloc(s->n_samples + s->n_ages, sizeof *out);
+static hp_pprof_sample *with_labels(const hp_snapshot *s, size_t *n) {
+    hp_pprof_sample *out = hp_calloc(s->n_samples + s->n_pieces, sizeof *out);
     if (!out)
         return NULL;
     size_t k = 0, a = 0;
     for (size_t i = 0; i < s->n_samples; i++) {
         hp_pprof_sample alloc = s->samples[i];
-        int has_ages = a < s->n_ages && s->ages[a].record == i;
-        if (has_ages)
+        if (a < s->n_pieces && s->pieces[a].record == i)
             alloc.values[HP_V_INUSE_OBJECTS] = alloc.values[HP_V_INUSE_SPACE] = 0;
         out[k++] = alloc;
-        for (; a < s->n_ages && s->ages[a].record == i; a++) {
-            hp_pprof_sample aged = s->samples[i];
-            aged.values[HP_V_ALLOC_OBJECTS] = aged.values[HP_V_ALLOC_SPACE] = 0;
-            aged.values[HP_V_INUSE_OBJECTS] = s->ages[a].objects;
-            aged.values[HP_V_INUSE_SPACE] = s->ages[a].space;
-            aged.age_label = s->ages[a].age_seconds;
-            aged.has_age = 1;
-            out[k++] = aged;
+        for (; a < s->n_pieces && s->pieces[a].record == i; a++) {
+            hp_pprof_sample live = s->samples[i];
+            live.values[HP_V_ALLOC_OBJECTS] = live.values[HP_V_ALLOC_SPACE] = 0;
+            live.values[HP_V_INUSE_OBJECTS] = s->pieces[a].objects;
+            live.values[HP_V_INUSE_SPACE] = s->pieces[a].space;
+            live.bytes_label = s->pieces[a].bytes;
+            live.age_label = s->pieces[a].age_seconds;
+            live.has_age = 1;
+            out[k++] = live;
         }
     }
     *n = k;
@@ -87,8 +88,8 @@ static hp_pprof_sample *with_ages(const hp_snapshot *s, size_t *n) {
 }
 
 hp_pprof_sample *hp_snapshot_samples(const hp_snapshot *s, size_t *n) {
-    if (s->n_ages)
-        return with_ages(s, n);
+    if (s->n_pieces)
+        return with_labels(s, n);
     hp_pprof_sample *out = hp_calloc(s->n_samples ? s->n_samples : 1, sizeof *out);
     if (out && s->n_samples)
         memcpy(out, s->samples, s->n_samples * sizeof *out);
@@ -102,12 +103,12 @@ int hp_snapshot_gz(hp_snapshot *s, const int64_t (*base)[HP_NVALUES], size_t n_b
     for (size_t i = 0; i < s->n_samples && i < n_base; i++)
         for (int v = 0; v < HP_NVALUES; v++)
             s->samples[i].values[v] -= base[i][v];
-    /* A delta has no ages: the in-use difference of a record is not split
-     * by age (the base was taken without). */
+    /* A delta has no labels: the in-use difference of a stack is not split
+     * by size or age (the base was taken without). */
     hp_pprof_sample *aged = NULL;
     size_t n_aged = 0;
-    if (!base && s->n_ages) {
-        aged = with_ages(s, &n_aged);
+    if (!base && s->n_pieces) {
+        aged = with_labels(s, &n_aged);
         if (!aged)
             return ENOMEM;
     }

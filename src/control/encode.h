@@ -21,8 +21,8 @@
 typedef struct hp_snapshot {
     hp_pprof_sample *samples; /* hp_malloc; frames point into the profile's stack store, which never moves */
     size_t n_samples;         /* one per record (stack, size class): a delta's base is indexed like them */
-    hp_age_piece *ages;       /* hp_malloc: in-use values by age (hp_profile_ages), NULL for none */
-    size_t n_ages;
+    hp_piece *pieces;         /* hp_malloc: in-use values by size and age (hp_profile_pieces), NULL for none */
+    size_t n_pieces;
     hp_comments comments; /* lines point into the struct itself: never copy a taken snapshot */
     int64_t period;
     int64_t time_nanos;
@@ -37,7 +37,7 @@ int hp_snapshot_take(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what
  * `what` and the peak's size and time. */
 int hp_snapshot_take_peak(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what);
 
-/* The samples as a full profile writes them (with the `age` label), for
+/* The samples as a full profile writes them (with the labels), for
  * readers of the snapshot other than the encoder (the leak report): an
  * array from hp_malloc, or NULL (ENOMEM). */
 hp_pprof_sample *hp_snapshot_samples(const hp_snapshot *s, size_t *n);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # issue 13, the sample labels, read with `go tool pprof` as on a Go profile:
-#   bytes  the allocation size (rounded down to its leading four bits):
+#   bytes  the allocation size (rounded down to a power of two):
 #          -tagfocus bytes=1MB: keeps big() (2 MiB blocks) and drops small()
 #          (100 B blocks); -tags lists both sizes
 #   age    seconds since the allocation (powers of two): old() allocates,
@@ -22,8 +22,8 @@ if expect_clean_run labels; then
     check "bytes=:1kB keeps small() at 400000 B (got $(value "$TMP/small.values" small inuse_space))" \
         test "$(value "$TMP/small.values" small inuse_space)" = 400000
     go tool pprof -tags "$file" >"$TMP/tags" 2>&1
-    check "-tags lists the sizes 2MB and 96B (100 rounded down)" \
-        bash -c "grep -q 'bytes: Total' '$TMP/tags' && grep -qE ': 2MB\$' '$TMP/tags' && grep -qE ': 96B\$' '$TMP/tags'"
+    check "-tags lists the sizes 2MB and 64B (100 rounded down)" \
+        bash -c "grep -q 'bytes: Total' '$TMP/tags' && grep -qE ': 2MB\$' '$TMP/tags' && grep -qE ': 64B\$' '$TMP/tags'"
 fi
 
 run age HEAPPROF_RATE=4096 -- "$prog" age
