@@ -483,7 +483,11 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
     return 0;
 }
 
-int hp_profile_peak_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n, hp_profile_peak *info) {
+int hp_profile_peak_samples(hp_profile *p, hp_pprof_sample **out, size_t *n, hp_profile_peak *info) {
+    /* Now is the peak when nothing since the last copy was higher (a
+     * program that never grew by a step still gets its true peak). */
+    if (p->inuse_space >= p->peak_space)
+        peak_update(p);
     *out = NULL;
     *n = 0;
     info->inuse_bytes = p->peak_space > 0 ? (uint64_t)p->peak_space : 0;

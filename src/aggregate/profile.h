@@ -50,13 +50,14 @@ uint64_t hp_profile_inuse_bytes(const hp_profile *p);
 
 /* The peak profile: the records' values as they were when the in-use
  * estimate was highest (to within a step: 1/64 of it or 1 MiB), without age
- * labels. Same form as hp_profile_samples; records made since the peak are
- * not in it. Returns 0 or ENOMEM. */
+ * labels. Same form as hp_profile_samples; stacks first seen since the
+ * peak are not in it. When the estimate now is at least the peak's, the
+ * peak is taken now (so it may change p). Returns 0 or ENOMEM. */
 typedef struct hp_profile_peak {
     uint64_t inuse_bytes; /* the estimate at the copy */
     uint64_t realtime_ns; /* when (CLOCK_REALTIME), 0: never */
 } hp_profile_peak;
-int hp_profile_peak_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n, hp_profile_peak *info);
+int hp_profile_peak_samples(hp_profile *p, hp_pprof_sample **out, size_t *n, hp_profile_peak *info);
 
 /* On the flusher (or under the state lock), before a drain: the time that
  * the ALLOC events applied next are stamped with (CLOCK_MONOTONIC). */

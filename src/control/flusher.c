@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "aggregate/profile.h"
 #include "control/dump_series.h"
+#include "control/dump_triggers.h"
 #include "control/state.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
@@ -38,16 +40,22 @@ static void *flusher_main(void *arg) {
 
         /* A dump drains and takes its snapshot under the lock itself, then
          * encodes and writes without it (fork never waits for a dump). */
+        char why[192];
+        int triggered = 0;
         if (!stop && !requested && now < next_dump) {
             hp_state_lock();
             hp_state_drain();
+            uint64_t inuse = hp_profile_inuse_bytes(hp_state_profile());
             hp_state_unlock();
+            triggered = hp_triggers_check(inuse, why, sizeof why);
         }
         if (stop) {
             hp_series_dump_next_with_peak("final dump at exit");
             return NULL;
         }
-        if (requested) {
+        if (triggered) {
+            hp_series_dump_next(why);
+        } else if (requested) {
             hp_series_dump_next_with_peak("dump on request");
         } else if (now >= next_dump) {
             hp_series_dump_next("periodic dump");
