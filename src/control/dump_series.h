@@ -23,6 +23,10 @@ void hp_series_dump_next(const char *what);
  * request (HEAPPROF_SIGNAL). */
 void hp_series_dump_next_with_peak(const char *what);
 
+/* The final dump at exit: hp_series_dump_next_with_peak, then the leak
+ * report when HEAPPROF_LEAK_REPORT=1 (control/leak_report.h). */
+void hp_series_dump_final(void);
+
 /* The peak profile's file next to a dump written to `path`: its .pb.gz
  * (or nothing) replaced by .peak.pb.gz. */
 void hp_peak_path(char *out, size_t size, const char *path);

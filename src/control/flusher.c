@@ -50,7 +50,7 @@ static void *flusher_main(void *arg) {
             triggered = hp_triggers_check(inuse, why, sizeof why);
         }
         if (stop) {
-            hp_series_dump_next_with_peak("final dump at exit");
+            hp_series_dump_final();
             return NULL;
         }
         if (triggered) {
