@@ -49,7 +49,7 @@ awk -v dir="$TMP/blocks" '
     inexp { print > e; next }
 ' "$README"
 for b in packages walkthrough-run walkthrough-diff walkthrough-list walkthrough-top walkthrough-svg \
-    live by-hand-run by-hand-read install; do
+    live by-hand-run by-hand-read more install; do
     check "README has the marked block '$b'" test -s "$TMP/blocks/$b.sh"
 done
 
@@ -162,6 +162,13 @@ run_pid by-hand-run
 check_series byhand
 block by-hand-read
 check_expected by-hand-read
+
+# Peak, growth, age, size, leak report (issue 13).
+block more
+check "more: a peak profile was read (its comment)" grep -q "heapprof peak profile, in-use estimate" "$TMP/more.out"
+check "more: the first dump was written on growth" grep -q "Comment: heapprof dump on growth" "$TMP/more.out"
+check "more: -tags lists ages and sizes" bash -c "grep -q ' age: Total' '$TMP/more.out' && grep -q ' bytes: Total' '$TMP/more.out'"
+check "more: the leak report on stderr" grep -q "^heapprof: leak report: .* still in use at exit" "$TMP/more.err"
 
 # --- Install (a fresh build of the library alone).
 block install
