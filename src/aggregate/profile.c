@@ -104,9 +104,9 @@ struct hp_profile {
     /* Estimated in-use bytes (the sum of the records' in-use space), kept as
      * events are applied: the peak and the dump triggers read it. */
     double inuse_space;
-    /* The peak profile: every record's values when inuse_space was last
+    /* The peak profile: every stack's in-use values when inuse_space was last
      * copied, i.e. when it first passed peak_next (see peak_update). */
-    int64_t (*peak)[HP_NVALUES];
+    hp_inuse *peak;
     size_t n_peak, cap_peak;
     double peak_space, peak_next;
     uint64_t peak_realtime_ns;
@@ -337,17 +337,14 @@ static void inuse_sub(hp_profile *p, hp_inuse *u, uint64_t size, uint64_t rate) 
 
 static void peak_update(hp_profile *p) {
     while (p->n_stacks > p->cap_peak) {
-        int64_t(*np)[HP_NVALUES] = hp_array_grow(p->peak, &p->cap_peak, sizeof *np, 256, SIZE_MAX);
+        hp_inuse *np = hp_array_grow(p->peak, &p->cap_peak, sizeof *np, 256, SIZE_MAX);
         if (!np)
             return; /* out of memory: the previous peak stays, tried again at the next ALLOC */
         p->peak = np;
     }
-    for (size_t i = 0; i < p->n_stacks; i++) {
-        p->peak[i][HP_V_ALLOC_OBJECTS] = llround(p->stacks[i]->alloc_objects);
-        p->peak[i][HP_V_ALLOC_SPACE] = llround(p->stacks[i]->alloc_space);
-        p->peak[i][HP_V_INUSE_OBJECTS] = llround(p->inuse[i].objects);
-        p->peak[i][HP_V_INUSE_SPACE] = llround(p->inuse[i].space);
-    }
+    /* The dense in-use array only (one memcpy, no visit to the scattered
+     * stack records): the peak profile has in-use values, no totals. */
+    memcpy(p->peak, p->inuse, p->n_stacks * sizeof *p->peak);
     p->n_peak = p->n_stacks;
     p->peak_space = p->inuse_space;
     p->peak_realtime_ns = hp_now_ns(CLOCK_REALTIME);
@@ -500,7 +497,8 @@ int hp_profile_peak_samples(hp_profile *p, hp_pprof_sample **out, size_t *n, hp_
     for (size_t i = 0; i < p->n_peak; i++) {
         samples[i].frames = p->stacks[i]->frames;
         samples[i].depth = p->stacks[i]->depth;
-        memcpy(samples[i].values, p->peak[i], sizeof samples[i].values);
+        samples[i].values[HP_V_INUSE_OBJECTS] = llround(p->peak[i].objects);
+        samples[i].values[HP_V_INUSE_SPACE] = llround(p->peak[i].space);
     }
     *out = samples;
     *n = p->n_peak;

@@ -48,8 +48,8 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n);
 /* The estimated in-use bytes now (what inuse_space adds up to). */
 uint64_t hp_profile_inuse_bytes(const hp_profile *p);
 
-/* The peak profile: the records' values as they were when the in-use
- * estimate was highest (to within a step: 1/64 of it or 1 MiB), without age
+/* The peak profile: the stacks' in-use values (alloc_* left 0) as they
+ * were when the in-use estimate was highest (to within a step: 1/64 of it or 1 MiB), without age
  * labels. Same form as hp_profile_samples; stacks first seen since the
  * peak are not in it. When the estimate now is at least the peak's, the
  * peak is taken now (so it may change p). Returns 0 or ENOMEM. */
