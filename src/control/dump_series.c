@@ -1,11 +1,16 @@
 #include "control/dump_series.h"
 
+#include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "control/encode.h"
+#include "control/identity.h"
 #include "control/leak_report.h"
 #include "control/state.h"
 #include "control/write_report.h"
@@ -14,22 +19,61 @@
 static unsigned dump_seq; /* last sequence number written, per process */
 static char out_prefix[HP_OUT_PREFIX_MAX + PATH_MAX];
 
+/* <prefix>.<program>.<pid>-<run>.<seq>.pb.gz: see control/identity.h for why
+ * the run part, and docs/design.md ("File names"). */
 static void series_path(char *path, size_t size, unsigned seq) {
-    snprintf(path, size, "%s.%d.%04u.pb.gz", out_prefix, (int)getpid(), seq);
+    const hp_identity *id = hp_identity_get();
+    snprintf(path, size, "%s.%s.%d-%s.%04u.pb.gz", out_prefix, id->program, id->pid, id->run, seq);
 }
 
-/* The last sequence number already on disk for this pid. Normally 0, but a
- * process that exec()s keeps its pid: the new image continues the series
- * instead of overwriting the old image's files. */
+/* The highest sequence number already on disk for this pid and run, whatever
+ * the program's name. Normally 0, but a process that exec()s keeps its pid
+ * (and start time): the new image continues the one series instead of
+ * starting another at 0001. Read with getdents64 into a stack buffer: no
+ * allocation, no stdio, the directory's descriptor open for this call only. */
 static unsigned existing_dumps(void) {
-    char path[sizeof out_prefix + 64];
-    unsigned seq = 0;
-    for (;;) {
-        series_path(path, sizeof path, seq + 1);
-        if (access(path, F_OK) != 0)
-            return seq;
-        seq++;
+    char dir[sizeof out_prefix];
+    snprintf(dir, sizeof dir, "%s", out_prefix);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    if (slash == dir)
+        dir[1] = 0;
+    else if (slash)
+        *slash = 0;
+    const hp_identity *id = hp_identity_get();
+    char tail[64]; /* ".<pid>-<run>." then <seq>.pb.gz */
+    int tail_len = snprintf(tail, sizeof tail, ".%d-%s.", id->pid, id->run);
+    size_t base_len = strlen(base);
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    unsigned best = 0;
+    char buf[4096] __attribute__((aligned(8)));
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            const struct hp_dirent64 {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (const void *)(buf + off);
+            off += d->reclen;
+            /* <base>.<program>.<pid>-<run>.<seq>.pb.gz */
+            if (strncmp(d->name, base, base_len) != 0 || d->name[base_len] != '.')
+                continue;
+            const char *t = strstr(d->name + base_len + 1, tail);
+            if (!t)
+                continue;
+            char *end;
+            unsigned long seq = strtoul(t + tail_len, &end, 10);
+            if (end != t + tail_len && strcmp(end, ".pb.gz") == 0 && seq > best && seq < UINT_MAX)
+                best = (unsigned)seq;
+        }
     }
+    close(fd);
+    return best;
 }
 
 static void resolve_prefix(void) {
@@ -46,11 +90,15 @@ static void resolve_prefix(void) {
 }
 
 void hp_series_init(void) {
+    hp_identity_refresh();
     resolve_prefix();
     dump_seq = existing_dumps();
 }
 
-void hp_series_after_fork_child(void) { dump_seq = existing_dumps(); }
+void hp_series_after_fork_child(void) {
+    hp_identity_refresh();
+    dump_seq = existing_dumps();
+}
 
 /* report: HEAPPROF_LEAK_REPORT's table from the same snapshot (final dump). */
 static int write_one(const char *path, const char *what, int peak, int report) {

@@ -1,5 +1,5 @@
-/* The numbered files of one process: <prefix>.<pid>.<seq>.pb.gz, seq from
- * 0001, continued (never overwritten) by an exec'd image with the same pid,
+/* The numbered files of one process: <prefix>.<program>.<pid>-<run>.<seq>.pb.gz,
+ * seq from 0001, continued (never overwritten) by an exec'd image with the same pid,
  * restarted under its own pid by a forked child. */
 #ifndef HEAPPROF_DUMP_SERIES_H
 #define HEAPPROF_DUMP_SERIES_H

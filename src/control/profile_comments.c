@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "base/internal_alloc.h"
+#include "control/identity.h"
 #include "record/addrset.h"
 #include "record/recorder.h"
 #include "record/ring.h"
@@ -39,4 +40,6 @@ void hp_comments_build(hp_comments *c, const hp_profile *p, const char *what) {
     c->lines[1] = c->counts;
     c->lines[2] = c->loss;
     c->lines[3] = c->mem;
+    hp_identity_comment(c->who, sizeof c->who);
+    c->lines[4] = c->who;
 }

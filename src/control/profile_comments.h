@@ -7,10 +7,10 @@
 
 #include "aggregate/profile.h"
 
-#define HP_COMMENT_LINES 4
+#define HP_COMMENT_LINES 5
 
 typedef struct hp_comments {
-    char what[192], counts[256], loss[256], mem[320];
+    char what[192], counts[256], loss[256], mem[320], who[256];
     const char *lines[HP_COMMENT_LINES];
 } hp_comments;
 

@@ -108,24 +108,35 @@ expect_clean_run() {
     return 0
 }
 
+# Files are <prefix>.<program>.<pid>-<run>.<seq>.pb.gz (control/identity.h).
 # series PREFIX [PID]: the profile files of a run, oldest first, one a line.
-# Without PID, all pids (use when the run had only one process). The peak
+# Without PID, all pids (grouped by process, each oldest first). The peak
 # profiles beside them (NNNN.peak.pb.gz) are not in it: see peaks.
 series() {
-    local prefix=$1 pid=${2:-*}
-    # Sequence numbers are zero-padded, so a plain sort orders each pid's files.
-    compgen -G "$prefix.$pid.*.pb.gz" | grep -v '\.peak\.pb\.gz$' | sort
+    local prefix=$1 pid=${2:-[0-9]*}
+    # Sort by process (pid-run), then by the zero-padded sequence number: an
+    # exec'd image continues its pid's numbering under its own program name.
+    compgen -G "$prefix.*.$pid-????????.[0-9]*.pb.gz" | grep -v '\.peak\.pb\.gz$' |
+        awk -F. '{ print $(NF-3) "\t" $(NF-2) "\t" $0 }' | sort | cut -f3
 }
 
 # peaks PREFIX [PID]: the peak profiles of a run, oldest first.
 peaks() {
-    local prefix=$1 pid=${2:-*}
-    compgen -G "$prefix.$pid.*.peak.pb.gz" | sort
+    local prefix=$1 pid=${2:-[0-9]*}
+    compgen -G "$prefix.*.$pid-????????.[0-9]*.peak.pb.gz" | sort
+}
+
+# series_file PREFIX PID SEQ: the file with that number (SEQ as 1, 0001, ...);
+# prints the pattern itself when there is none, so `test -s` fails.
+series_file() {
+    local name
+    name=$(compgen -G "$1.*.$2-????????.$(printf %04d "$((10#$3))").pb.gz" | head -1)
+    echo "${name:-$1.*.$2-*.$(printf %04d "$((10#$3))").pb.gz}"
 }
 
 # pids PREFIX: the distinct pids that wrote files under PREFIX.
 pids() {
-    series "$1" | sed -E 's/.*\.([0-9]+)\.[0-9]+\.pb\.gz$/\1/' | sort -u
+    series "$1" | sed -E 's/.*\.([0-9]+)-[0-9a-f]{8}\.[0-9]+\.pb\.gz$/\1/' | sort -u
 }
 
 # raw_stacks: reads `go tool pprof -raw` text on stdin and prints one line per

@@ -53,7 +53,7 @@ check "default: every process writes its own series ($n_all series, want >= 5)" 
 
 hp one --no-children --rate 64K --interval 0 --out "$TMP/one" -- "$TMP/python3" "$TMP/app.py"
 check "--no-children: exit 0 (got $RC; $(head -c 300 "$TMP/one.err"))" test "$RC" = 0
-wrapper_pid=$(grep -o 'one\.[0-9]*\.NNNN' "$TMP/one.err" | cut -d. -f2)
+wrapper_pid=$(grep -o 'one\.[^.]*\.[0-9]*-\*\.NNNN' "$TMP/one.err" | cut -d. -f3 | cut -d- -f1)
 py_pid=$(awk '/^python pid/ { print $3 }' "$TMP/one.out")
 check "--no-children: one series only ($(pids "$TMP/one" | tr '\n' ' '))" test "$(pids "$TMP/one" | wc -l)" = 1
 check "--no-children: it is the process started (pid $wrapper_pid), which exec'd python ($py_pid)" \

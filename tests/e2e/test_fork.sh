@@ -1,5 +1,5 @@
 #!/bin/bash
-# fork(): the child gets its own series <prefix>.<childpid>.NNNN.pb.gz with
+# fork(): the child gets its own series <prefix>.<program>.<childpid>-<run>.NNNN.pb.gz with
 # child_work in it (2 MiB in use, exact at rate 1), written by its own flusher
 # (HEAPPROF_INTERVAL=0.2 and the child lives 0.8 s, so at least one periodic
 # dump plus the final one); the parent's series has parent_work (3 MiB) and

@@ -60,9 +60,12 @@ check "?peak=2: 400 (got $CODE)" test "$CODE" = 400
 http "/debug/pprof/heap?peak=1&seconds=1"
 check "?peak=1&seconds=1: 400 (got $CODE)" test "$CODE" = 400
 kill -USR2 "$HOST_PID"
-for i in $(seq 50); do [ -s "$TMP/served.$HOST_PID.0001.peak.pb.gz" ] && break; sleep 0.1; done
-check "signal dump: 0001.peak.pb.gz beside 0001.pb.gz" test -s "$TMP/served.$HOST_PID.0001.peak.pb.gz"
-[ -s "$TMP/served.$HOST_PID.0001.peak.pb.gz" ] && check_peak "signal dump's peak" "$TMP/served.$HOST_PID.0001.peak.pb.gz"
+sig_peak() { peaks "$TMP/served" "$HOST_PID" | head -1; }
+for i in $(seq 50); do [ -n "$(sig_peak)" ] && break; sleep 0.1; done
+sp=$(sig_peak)
+check "signal dump: 0001.peak.pb.gz beside 0001.pb.gz (got ${sp##*/})" \
+    test -n "$sp" -a "${sp%.peak.pb.gz}.pb.gz" = "$(series_file "$TMP/served" "$HOST_PID" 1)"
+[ -n "$sp" ] && check_peak "signal dump's peak" "$sp"
 stop_host "$CTL"
 check "host exited 0 (got $RC)" test "$RC" = 0
 

@@ -12,6 +12,7 @@
 #
 # Substitutions, applied to commands and expected output alike:
 #   12345        -> the pid the last "...-run" block printed (`pid N`)
+#   0a1b2c3d     -> that process's run id (from its files' names)
 #   /tmp/        -> the scratch folder's tmp/ (parallel runs do not collide)
 #   6060         -> a free port
 #   /usr/local   -> a prefix in the scratch folder; `sudo ` dropped; `-j` -> `-j2`
@@ -54,7 +55,7 @@ for b in packages walkthrough-run walkthrough-diff walkthrough-list walkthrough-
 done
 
 subst() {
-    sed -e "s#/tmp/#$W/tmp/#g" -e "s/12345/${PID:-12345}/g" -e "s/6060/$PORT/g" \
+    sed -e "s#/tmp/#$W/tmp/#g" -e "s/12345-0a1b2c3d/${PID:-12345}-${RUN:-0a1b2c3d}/g" -e "s/12345/${PID:-12345}/g" -e "s/6060/$PORT/g" \
         -e "s#/usr/local#$TMP/prefix#g" -e 's/sudo //g' -e 's/ -j / -j2 /g; s/ -j$/ -j2/'
 }
 
@@ -99,19 +100,23 @@ check_expected() {
     done <"$TMP/$1.want"
 }
 
-# files_named PREFIX: the highest sequence number the README names for the
-# series /tmp/PREFIX.12345.NNNN.pb.gz; the run must have written exactly that many.
+# check_series PREFIX: the highest sequence number the README names for the
+# series /tmp/PREFIX.PROGRAM.12345-0a1b2c3d.NNNN.pb.gz; the run must have written
+# exactly that many, under that program's name. Sets RUN from the files.
 check_series() {
-    local name=$1 n got
-    n=$(grep -o "/tmp/$name\.12345\.[0-9]\{4\}\.pb\.gz" "$README" | sed 's/.*\.\([0-9]\{4\}\)\.pb\.gz/\1/' | sort -n | tail -1)
+    local name=$1 n got prog
+    n=$(grep -o "/tmp/$name\.[a-z-]*\.12345-0a1b2c3d\.[0-9]\{4\}\.pb\.gz" "$README" | sed 's/.*\.\([0-9]\{4\}\)\.pb\.gz/\1/' | sort -n | tail -1)
+    prog=$(grep -o "/tmp/$name\.[a-z-]*\.12345-0a1b2c3d\." "$README" | head -1 | cut -d. -f2)
     n=$((10#${n:-0}))
-    got=$(ls "$W/tmp/$name.$PID".*.pb.gz 2>/dev/null | grep -vc '\.peak\.pb\.gz$')
+    RUN=$(ls "$W/tmp/$name.$prog.$PID"-*.pb.gz 2>/dev/null | head -1 | sed -E 's/.*\.[0-9]+-([0-9a-f]{8})\.[0-9]+\.pb\.gz$/\1/')
+    check "$name: files named $name.$prog.$PID-<run>.NNNN.pb.gz (run '$RUN')" bash -c "[[ '$RUN' =~ ^[0-9a-f]{8}$ ]]"
+    got=$(ls "$W/tmp/$name".*.pb.gz 2>/dev/null | grep -vc '\.peak\.pb\.gz$')
     check "$name: $n dumps, as the README says (got $got: $(ls "$W/tmp" | grep "^$name\." | tr '\n' ' '))" \
         test "$got" = "$n"
     local i
     for i in $(seq "$n"); do
-        check "$name: $(printf '%s.%s.%04d.pb.gz' "$name" "$PID" "$i") exists" \
-            test -s "$(printf '%s/tmp/%s.%s.%04d.pb.gz' "$W" "$name" "$PID" "$i")"
+        check "$name: $(printf '%s.%s.%s-%s.%04d.pb.gz' "$name" "$prog" "$PID" "$RUN" "$i") exists" \
+            test -s "$(printf '%s/tmp/%s.%s.%s-%s.%04d.pb.gz' "$W" "$name" "$prog" "$PID" "$RUN" "$i")"
     done
 }
 

@@ -18,10 +18,10 @@ start_sig() {
     for i in $(seq 50); do grep -q '^tick' "$TMP/$name.out" 2>/dev/null && return 0; sleep 0.1; done
     return 1
 }
-# wait_file PATH: up to 3 s.
+# wait_file PREFIX PID SEQ: until that file of the series exists (3 s).
 wait_file() {
     local i
-    for i in $(seq 30); do [ -s "$1" ] && return 0; sleep 0.1; done
+    for i in $(seq 30); do [ -s "$(series_file "$@")" ] && return 0; sleep 0.1; done
     return 1
 }
 
@@ -31,21 +31,21 @@ start_sig sig HEAPPROF_SIGNAL=SIGUSR2 HEAPPROF_RATE=65536 || abort "host did not
 pid=$HOST_PID
 check "no dump before the signal" test -z "$(series "$TMP/sig")"
 kill -USR2 "$pid"
-check "kill -USR2 -> dump 0001 within 3 s" wait_file "$TMP/sig.$pid.0001.pb.gz"
-top=$(top_entry -sample_index=inuse_space "$TMP/sig.$pid.0001.pb.gz")
+check "kill -USR2 -> dump 0001 within 3 s" wait_file "$TMP/sig" "$pid" 0001
+top=$(top_entry -sample_index=inuse_space "$(series_file "$TMP/sig" "$pid" 0001)")
 check "the signal dump is a readable profile (top: '$top')" \
     bash -c "[ '$top' = setup_before ] || [ '$top' = grow_steadily ]"
 check "the dump says it was requested" \
-    bash -c "go tool pprof -raw '$TMP/sig.$pid.0001.pb.gz' 2>/dev/null | grep -q 'dump on request'"
+    bash -c "go tool pprof -raw '$(series_file "$TMP/sig" "$pid" 1)' 2>/dev/null | grep -q 'dump on request'"
 sleep 0.3
 kill -USR2 "$pid"
-check "a second kill -USR2 -> dump 0002" wait_file "$TMP/sig.$pid.0002.pb.gz"
+check "a second kill -USR2 -> dump 0002" wait_file "$TMP/sig" "$pid" 0002
 check "the program is still running after two signals" kill -0 "$pid"
 stop_host "$CTL"
 check "exit status 0 (got $RC)" test "$RC" = 0
 check "stderr empty ($(head -c 200 "$TMP/sig.err"))" test ! -s "$TMP/sig.err"
 check "the program ran to its end" grep -q '^done$' "$TMP/sig.out"
-check "the final dump at exit follows as 0003" test -s "$TMP/sig.$pid.0003.pb.gz"
+check "the final dump at exit follows as 0003" test -s "$(series_file "$TMP/sig" "$pid" 0003)"
 gap=$(max_tick_gap "$TMP/sig.out")
 check "ticks never stalled (largest gap $gap ms)" test "$gap" -lt 1000
 
@@ -53,7 +53,7 @@ CTL=$TMP/ctl2
 mkdir -p "$CTL"
 start_sig num HEAPPROF_SIGNAL=12 || abort "host did not start"
 kill -s 12 "$HOST_PID"
-check "HEAPPROF_SIGNAL=12: signal 12 -> dump 0001" wait_file "$TMP/num.$HOST_PID.0001.pb.gz"
+check "HEAPPROF_SIGNAL=12: signal 12 -> dump 0001" wait_file "$TMP/num" "$HOST_PID" 0001
 stop_host "$CTL"
 check "HEAPPROF_SIGNAL=12: exit 0 (got $RC)" test "$RC" = 0
 
@@ -61,7 +61,7 @@ CTL=$TMP/ctl3
 mkdir -p "$CTL"
 start_sig rt HEAPPROF_SIGNAL=SIGRTMIN+3 || abort "host did not start"
 kill -s RTMIN+3 "$HOST_PID"
-check "HEAPPROF_SIGNAL=SIGRTMIN+3: that signal -> dump 0001" wait_file "$TMP/rt.$HOST_PID.0001.pb.gz"
+check "HEAPPROF_SIGNAL=SIGRTMIN+3: that signal -> dump 0001" wait_file "$TMP/rt" "$HOST_PID" 0001
 stop_host "$CTL"
 check "HEAPPROF_SIGNAL=SIGRTMIN+3: exit 0 (got $RC)" test "$RC" = 0
 

@@ -5,7 +5,7 @@
 # "heapprof:" line naming the variable, at most 512 bytes long whatever the
 # value's size; the program's stdout and exit status are unchanged and a
 # profile is still written with the defaults (HEAPPROF_OUT garbage: in the
-# working directory, as "heapprof.<pid>.<seq>.pb.gz"). All six at once: six
+# working directory, as "heapprof.<program>.<pid>-<run>.<seq>.pb.gz"). All six at once: six
 # lines.
 . "$(dirname "$0")/lib.sh"
 need_go

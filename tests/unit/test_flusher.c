@@ -25,6 +25,7 @@
 #include "aggregate/profile.h"
 #include "control/dump_series.h"
 #include "control/final_dump.h"
+#include "control/identity.h"
 #include "control/flusher.h"
 #include "control/start.h"
 #include "control/state.h"
@@ -51,9 +52,10 @@ static void group_env(const char *sub, const char *file_prefix, const char *inte
     unsetenv("HEAPPROF_DEPTH");
 }
 
-/* <dir>/<prefix>.<pid>.<seq>.pb.gz */
+/* <dir>/<prefix>.<program>.<pid>-<run>.<seq>.pb.gz (after hp_series_init) */
 static void series_file(char *out, size_t size, const char *prefix, long pid, unsigned seq) {
-    xsnprintf(out, size, "%s/%s.%ld.%04u.pb.gz", g_sub, prefix, pid, seq);
+    const hp_identity *id = hp_identity_get();
+    xsnprintf(out, size, "%s/%s.%s.%ld-%s.%04u.pb.gz", g_sub, prefix, id->program, pid, id->run, seq);
 }
 
 static void set_prefix(const char *prefix) {
@@ -117,7 +119,7 @@ static void test_state_with_before_init(void **state) {
     assert_int_equal(w.calls, 0);
 }
 
-/* Dumps are <prefix>.<pid>.0001.pb.gz, 0002, ..., each a complete gzip with
+/* Dumps are <prefix>.<program>.<pid>-<run>.0001.pb.gz, 0002, ..., each a complete gzip with
  * its reason in the comments, and nothing else is left in the folder. */
 static void test_numbered_files(void **state) {
     (void)state;
@@ -176,6 +178,34 @@ static void test_series_continues_after_existing(void **state) {
     assert_int_equal(count_files(g_sub, "b."), 5);
 }
 
+/* The series belongs to the process (pid and run), not to the program's name:
+ * an image exec'd under another name continues it; a file of an earlier
+ * process that had the same pid (another run) is not part of it. */
+static void test_series_by_process_not_program(void **state) {
+    (void)state;
+    char prefix[PATH_MAX], path[PATH_MAX + 64];
+    long pid = getpid();
+    xsnprintf(prefix, sizeof prefix, "%s/c", g_sub);
+    set_prefix(prefix);
+    hp_series_init();
+    const hp_identity *id = hp_identity_get();
+    assert_int_equal(strlen(id->run), 8);
+    xsnprintf(path, sizeof path, "%s.other-image.%ld-%s.0004.pb.gz", prefix, pid, id->run);
+    touch(path);
+    xsnprintf(path, sizeof path, "%s.%s.%ld-%s.0009.pb.gz", prefix, id->program, pid,
+              strcmp(id->run, "00000000") ? "00000000" : "11111111");
+    touch(path);
+    hp_series_init();
+    dump_locked("new image");
+    series_file(path, sizeof path, "c", pid, 5);
+    assert_true(gz_file_contains(path, "heapprof new image"));
+    /* Every profile says who wrote it. */
+    char who[300];
+    xsnprintf(who, sizeof who, "heapprof program=%s pid=%ld host=%s", id->program, pid, id->host);
+    assert_true(gz_file_contains(path, who));
+    assert_true(gz_file_contains(path, " start=20"));
+}
+
 /* A relative prefix is resolved once, at init: a program that changes
  * directory keeps writing in the same place. */
 static void test_relative_prefix(void **state) {
@@ -218,7 +248,8 @@ static void test_write_errors_reported_once(void **state) {
 
     char *said = dumps_said(3);
     assert_int_equal(count_lines_with(said, CANNOT), 1);
-    xsnprintf(want, sizeof want, "%s.%ld.0001.pb.gz: %s", prefix, pid, strerror(ENOENT));
+    const hp_identity *id = hp_identity_get();
+    xsnprintf(want, sizeof want, "%s.%s.%ld-%s.0001.pb.gz: %s", prefix, id->program, pid, id->run, strerror(ENOENT));
     assert_int_equal(count_lines_with(said, want), 1);
     assert_int_equal(count_lines_with(said, "heapprof:"), 1);
     free(said);
@@ -248,12 +279,12 @@ static void test_write_errors_reported_once(void **state) {
     assert_int_equal(count_lines_with(said, AGAIN), 1);
     assert_int_equal(count_lines_with(said, CANNOT), 0);
     free(said);
-    xsnprintf(path, sizeof path, "%s.%ld.0001.pb.gz", prefix, pid);
+    xsnprintf(path, sizeof path, "%s.%s.%ld-%s.0001.pb.gz", prefix, id->program, pid, id->run);
     assert_true(gz_file_contains(path, "heapprof error test"));
     said = dumps_said(1);
     assert_int_equal(count_lines_with(said, "heapprof:"), 0);
     free(said);
-    xsnprintf(path, sizeof path, "%s.%ld.0002.pb.gz", prefix, pid);
+    xsnprintf(path, sizeof path, "%s.%s.%ld-%s.0002.pb.gz", prefix, id->program, pid, id->run);
     assert_true(file_exists(path));
 
     /* Failing again after the recovery: said again, once. */
@@ -409,10 +440,11 @@ static void test_fork_child_series(void **state) {
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    series_file(path, sizeof path, "t", child, 1);
-    assert_true(file_exists(path));
-    series_file(path, sizeof path, "t", child, 3);
-    assert_false(file_exists(path));
+    /* The child's own series: its pid, its own start time (so its own run
+     * id), two files. */
+    char child_prefix[64];
+    xsnprintf(child_prefix, sizeof child_prefix, "t.%s.%ld-", program_invocation_short_name, (long)child);
+    assert_int_equal(count_files(g_sub, child_prefix), 2);
 
     assert_true(hp_flusher_running());
     hp_flusher_request_dump();
@@ -426,7 +458,7 @@ static void test_final_dump_once(void **state) {
     (void)state;
     char path[PATH_MAX + 64], prefix[64];
     long pid = getpid();
-    xsnprintf(prefix, sizeof prefix, "t.%ld.", pid);
+    xsnprintf(prefix, sizeof prefix, "t.%s.%ld-", program_invocation_short_name, pid);
     int before = count_files(g_sub, prefix);
     assert_true(before >= 2);
     hp_final_dump();
@@ -454,7 +486,7 @@ static void test_periodic_then_stop(void **state) {
     (void)state;
     char path[PATH_MAX + 64], prefix[64];
     long pid = getpid();
-    xsnprintf(prefix, sizeof prefix, "p.%ld.", pid);
+    xsnprintf(prefix, sizeof prefix, "p.%s.%ld-", program_invocation_short_name, pid);
     assert_int_equal(hp_runtime_ensure(), 1);
     assert_int_equal(hp_cfg.interval_ns, 200000000ull);
     uint64_t t0 = hp_now_ns(CLOCK_MONOTONIC);
@@ -491,6 +523,7 @@ int main(void) {
         cmocka_unit_test(test_state_with_before_init),
         cmocka_unit_test(test_numbered_files),
         cmocka_unit_test(test_series_continues_after_existing),
+        cmocka_unit_test(test_series_by_process_not_program),
         cmocka_unit_test(test_relative_prefix),
         cmocka_unit_test(test_write_errors_reported_once),
         cmocka_unit_test(test_state_with_sees_samples),
