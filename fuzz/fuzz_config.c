@@ -37,11 +37,12 @@
  * name, so a variable added to config.c without being added here fails the
  * fuzzer instead of going unfuzzed. */
 enum { V_RATE, V_SEED, V_DEPTH, V_INTERVAL, V_FLUSH_MS, V_OUT, V_HTTP, V_SIGNAL, V_HEADERS, V_CHILDREN, V_CONTROL_SIGNAL,
-       V_BUILD_IDS, NVARS };
+       V_BUILD_IDS, V_DUMP_GROWTH, V_DUMP_NEAR_LIMIT, V_LEAK_REPORT, NVARS };
 static const char *const k_vars[NVARS] = {
     "HEAPPROF_RATE", "HEAPPROF_SEED", "HEAPPROF_DEPTH", "HEAPPROF_INTERVAL",
     "HEAPPROF_FLUSH_MS", "HEAPPROF_OUT", "HEAPPROF_HTTP", "HEAPPROF_SIGNAL",
     "HEAPPROF_HEADERS", "HEAPPROF_CHILDREN", "HEAPPROF_CONTROL_SIGNAL", "HEAPPROF_BUILD_IDS",
+    "HEAPPROF_DUMP_GROWTH", "HEAPPROF_DUMP_NEAR_LIMIT", "HEAPPROF_LEAK_REPORT",
 };
 
 /* The fake environment of one run. hp_getenv_fn has no context argument,

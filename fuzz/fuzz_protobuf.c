@@ -636,6 +636,7 @@ static void fuzz_encoder(src *in, char *arena)
     prof.n_samples = take8(in) % (MAX_SAMPLES + 1);
     for (size_t i = 0; i < prof.n_samples; i++) {
         hp_pprof_sample *s = &samples[i];
+        memset(s, 0, sizeof *s); /* no labels */
         s->frames = frames[i];
         s->depth = take8(in) % (MAX_DEPTH + 1);
         for (uint32_t k = 0; k < s->depth; k++) {

@@ -118,6 +118,17 @@ void hp_id_table_free(hp_id_table *t) {
     memset(t, 0, sizeof *t);
 }
 
+void hp_id_table_each(const hp_id_table *t, void (*fn)(const hp_live *l, void *ctx), void *ctx) {
+    /* Slabs hold every bucket; slots of buckets not handed out yet are zero. */
+    for (const hp_slab *sl = t->slabs; sl; sl = sl->next) {
+        const hp_live *slots = sl->mem;
+        size_t n = sl->bytes / sizeof *slots;
+        for (size_t i = 0; i < n; i++)
+            if (slots[i].id)
+                fn(&slots[i], ctx);
+    }
+}
+
 size_t hp_id_table_bytes(const hp_id_table *t) {
     size_t dir = t->dir ? ((size_t)1 << t->gdepth) * sizeof(hp_bucket *) : 0;
     return t->slab_bytes + t->n_slabs * sizeof(hp_slab) + t->nbuckets * sizeof(hp_bucket) + dir;

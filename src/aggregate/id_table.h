@@ -16,11 +16,31 @@
  * for its ALLOC (in `pending`, where stack and wkey are unused). id 0 marks
  * an empty slot: sample ids start at 1. */
 typedef struct hp_live {
-    uint64_t id;
-    uint32_t stack; /* index into hp_profile.stacks */
-    uint32_t wkey;  /* size and rate: see "weight keys" in profile.c */
+    uint64_t id : 48;       /* HP_ID_BITS: see below */
+    uint64_t birth_lo : 16; /* birth: the flusher's clock (whole seconds) when it applied the ALLOC */
+    uint32_t stack : 24;    /* index into hp_profile.stacks */
+    uint32_t birth_hi : 8;
+    uint32_t wkey;          /* size and rate: see "weight keys" in profile.c */
 } hp_live;
 _Static_assert(sizeof(hp_live) == 16, "four slots per cache line");
+
+/* The birth time (the `age` label) is squeezed into the 16-byte slot rather
+ * than making it 24 bytes, which would cost up to 21 B more per live sample
+ * and break the memory budget while the table grows: ids keep their low 48
+ * bits (2.8e14 samples: ids come from a global counter in blocks of 65,536;
+ * beyond that two ids 2^48 apart could meet), stacks are at most 2^24 - 1
+ * (16 M distinct stacks, far beyond the memory budget), and the birth is 24
+ * bits of seconds (194 days, then it stays at the last value). */
+#define HP_ID_BITS 48
+#define HP_ID_MASK ((UINT64_C(1) << HP_ID_BITS) - 1)
+#define HP_LIVE_MAX_STACKS ((UINT32_C(1) << 24) - 1)
+#define HP_LIVE_MAX_BIRTH ((UINT32_C(1) << 24) - 1)
+
+static inline uint32_t hp_live_birth(const hp_live *l) { return (uint32_t)l->birth_lo | (uint32_t)l->birth_hi << 16; }
+static inline void hp_live_set_birth(hp_live *l, uint32_t b) {
+    l->birth_lo = b & 0xffff;
+    l->birth_hi = (b >> 16) & 0xff;
+}
 
 /* A bucket is a small linear-probing table with backward-shift deletion
  * (single-threaded, so removal really empties slots: no tombstones). Ids are
@@ -64,7 +84,8 @@ static inline size_t hp_id_dir_index(const hp_id_table *t, uint64_t h) {
     return (size_t)((h >> 1) >> (63 - t->gdepth));
 }
 
-/* 1 and the slot of id (hash h) in *out when present, else 0. Inline: every
+/* Ids given to the table are below 2^48 (the caller masks them with
+ * HP_ID_MASK). 1 and the slot of id (hash h) in *out when present, else 0. Inline: every
  * event looks an id up, in a table of up to millions of ids. */
 static inline int hp_id_table_find(const hp_id_table *t, uint64_t id, uint64_t h, hp_id_pos *out) {
     if (!t->count)
@@ -100,6 +121,9 @@ hp_live *hp_id_table_add(hp_id_table *t, uint64_t id, uint64_t h);
 
 /* Empties the slot at pos (from hp_id_table_find, the table unchanged since). */
 void hp_id_table_remove(hp_id_table *t, hp_id_pos pos);
+
+/* Calls fn on every occupied slot, in memory order (not by id). */
+void hp_id_table_each(const hp_id_table *t, void (*fn)(const hp_live *l, void *ctx), void *ctx);
 
 /* Frees everything; the table is then empty (all zero) again. */
 void hp_id_table_free(hp_id_table *t);

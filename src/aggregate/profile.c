@@ -5,7 +5,7 @@
  * most, and the tables must stay within the memory target (4 MiB + 128 B per
  * live sample, the app side's address set included) at every moment, not only
  * at rest:
- *  - a live sample is a 16-byte slot (id, stack index, weight key); its weight
+ *  - a live sample is a 16-byte slot (id, stack index, weight key, birth); its weight
  *    is recomputed from (size, rate) when it is freed, bit for bit the value
  *    added at allocation, so the in-use sums are exactly what they were;
  *  - the live table is bucketed (extendible hashing, id_table.c): it grows
@@ -96,7 +96,22 @@ struct hp_profile {
     hp_big_weight *big;
     uint32_t n_big, cap_big, big_free; /* big_free: index + 1 of the first free record */
     hp_profile_stats stats;
+    /* The flusher's clock in whole seconds since the first drain, set
+     * before each drain: each ALLOC is stamped with it, so no
+     * thread reads a clock per allocation (accuracy: one flush period). */
+    uint64_t epoch_ns;
+    uint32_t now_s;
+    /* Estimated in-use bytes (the sum of the records' in-use space), kept as
+     * events are applied: the peak and the dump triggers read it. */
+    double inuse_space;
+    /* The peak profile: every stack's in-use values when inuse_space was last
+     * copied, i.e. when it first passed peak_next (see peak_update). */
+    hp_inuse *peak;
+    size_t n_peak, cap_peak;
+    double peak_space, peak_next;
+    uint64_t peak_realtime_ns;
 };
+
 
 /* One multiply per frame (the rotation feeds the high bits of the previous
  * product back to the low end), one full mix at the end: the table index and
@@ -230,8 +245,8 @@ static int frames_equal(const uintptr_t *a, const uintptr_t *b, uint32_t depth) 
 /* Room for one more stack in both arrays (each keeps its own capacity, so a
  * failure half-way leaves them consistent). */
 static int stacks_reserve(hp_profile *p) {
-    if (p->n_stacks >= UINT32_MAX - 1)
-        return -1; /* live slots hold a 32-bit index */
+    if (p->n_stacks >= HP_LIVE_MAX_STACKS)
+        return -1; /* live slots hold a 24-bit index */
     if (p->n_stacks == p->cap_stacks) {
         hp_stack_rec **ns = hp_array_grow(p->stacks, &p->cap_stacks, sizeof *ns, 256, SIZE_MAX);
         if (!ns)
@@ -245,6 +260,10 @@ static int stacks_reserve(hp_profile *p) {
         p->inuse = nu;
     }
     return 0;
+}
+
+uint64_t hp_size_class(uint64_t size) {
+    return size ? (uint64_t)1 << (63 - __builtin_clzll(size)) : 0;
 }
 
 /* The index of ev's stack, added if new; -1 when out of memory. */
@@ -286,15 +305,17 @@ static inline double weight(uint64_t size, uint64_t rate) { return rate <= 1 ? 1
 
 /* The in-use sums gain and lose exactly the same doubles: the weight is a
  * pure function of (size, rate), recomputed at the free. */
-static void inuse_add(hp_inuse *u, double objects, uint64_t size) {
+static void inuse_add(hp_profile *p, hp_inuse *u, double objects, uint64_t size) {
     u->live++;
     u->objects += objects;
     u->space += objects * (double)size;
+    p->inuse_space += objects * (double)size;
 }
 
-static void inuse_sub(hp_inuse *u, uint64_t size, uint64_t rate) {
+static void inuse_sub(hp_profile *p, hp_inuse *u, uint64_t size, uint64_t rate) {
     u->live--;
     if (u->live == 0) { /* exact zero, not the residue of floating-point sums */
+        p->inuse_space -= u->space;
         u->objects = 0;
         u->space = 0;
         return;
@@ -302,26 +323,56 @@ static void inuse_sub(hp_inuse *u, uint64_t size, uint64_t rate) {
     double objects = weight(size, rate);
     u->objects -= objects;
     u->space -= objects * (double)size;
+    p->inuse_space -= objects * (double)size;
+}
+
+/* ---- the peak profile ----
+ * Copying every record costs O(records), so it happens only when the
+ * in-use estimate has grown past the last copy by a step: 1/64 of itself or
+ * 1 MiB, whichever is larger. The copy is then at most one step below the
+ * true peak, and a program growing to N bytes pays ~64 ln(N / 64 MiB) + 64
+ * copies. It runs where events are applied: on the flusher, or under the
+ * state lock, never on an allocating thread. */
+#define PEAK_MIN_STEP (1024.0 * 1024.0)
+
+static void peak_update(hp_profile *p) {
+    while (p->n_stacks > p->cap_peak) {
+        hp_inuse *np = hp_array_grow(p->peak, &p->cap_peak, sizeof *np, 256, SIZE_MAX);
+        if (!np)
+            return; /* out of memory: the previous peak stays, tried again at the next ALLOC */
+        p->peak = np;
+    }
+    /* The dense in-use array only (one memcpy, no visit to the scattered
+     * stack records): the peak profile has in-use values, no totals. */
+    memcpy(p->peak, p->inuse, p->n_stacks * sizeof *p->peak);
+    p->n_peak = p->n_stacks;
+    p->peak_space = p->inuse_space;
+    p->peak_realtime_ns = hp_now_ns(CLOCK_REALTIME);
+    double step = p->inuse_space / 64;
+    p->peak_next = p->inuse_space + (step > PEAK_MIN_STEP ? step : PEAK_MIN_STEP);
 }
 
 /* Records a new live sample; on failure (out of memory) it is not counted as
  * in use, as before. */
-static void live_add(hp_profile *p, const hp_event *ev, uint64_t h, uint32_t stack, double objects) {
+static void live_add(hp_profile *p, const hp_event *ev, uint64_t id, uint64_t h, uint32_t stack, double objects) {
     uint32_t wkey;
     if (wkey_make(p, ev->size, ev->rate, &wkey) != 0)
         return;
-    hp_live *l = hp_id_table_add(&p->live, ev->id, h);
+    hp_live *l = hp_id_table_add(&p->live, id, h);
     if (!l) {
         wkey_release(p, wkey);
         return;
     }
     l->stack = stack;
     l->wkey = wkey;
-    inuse_add(&p->inuse[stack], objects, ev->size);
+    hp_live_set_birth(l, p->now_s);
+    inuse_add(p, &p->inuse[stack], objects, ev->size);
+    if (p->inuse_space >= p->peak_next)
+        peak_update(p);
 }
 
-static void apply_alloc(hp_profile *p, const hp_event *ev) {
-    uint64_t h = hp_id_hash(ev->id);
+static void apply_alloc(hp_profile *p, const hp_event *ev, uint64_t id) {
+    uint64_t h = hp_id_hash(id);
     /* The live slot's cache miss (at a million live samples) overlaps the
      * stack lookup's. */
     hp_id_table_prefetch(&p->live, h);
@@ -339,29 +390,29 @@ static void apply_alloc(hp_profile *p, const hp_event *ev) {
     s->alloc_space += objects * (double)ev->size;
 
     hp_id_pos early_free;
-    if (hp_id_table_find(&p->pending, ev->id, h, &early_free)) { /* already freed: it never counts as in use */
+    if (hp_id_table_find(&p->pending, id, h, &early_free)) { /* already freed: it never counts as in use */
         hp_id_table_remove(&p->pending, early_free);
         p->stats.frees++;
         return;
     }
     for (uint32_t i = 0; i < p->n_pending_spare; i++)
-        if (p->pending_spare[i] == ev->id) {
+        if (p->pending_spare[i] == id) {
             p->pending_spare[i] = p->pending_spare[--p->n_pending_spare];
             p->stats.frees++;
             return;
         }
-    live_add(p, ev, h, (uint32_t)si, objects);
+    live_add(p, ev, id, h, (uint32_t)si, objects);
 }
 
-static void apply_free(hp_profile *p, const hp_event *ev) {
-    uint64_t h = hp_id_hash(ev->id);
+static void apply_free(hp_profile *p, uint64_t id) {
+    uint64_t h = hp_id_hash(id);
     hp_id_pos pos;
-    if (!hp_id_table_find(&p->live, ev->id, h, &pos)) {
+    if (!hp_id_table_find(&p->live, id, h, &pos)) {
         /* Its ALLOC is still in another ring. */
-        if (hp_id_table_add(&p->pending, ev->id, h))
+        if (hp_id_table_add(&p->pending, id, h))
             return;
         if (p->n_pending_spare < HP_ARRAY_LEN(p->pending_spare))
-            p->pending_spare[p->n_pending_spare++] = ev->id;
+            p->pending_spare[p->n_pending_spare++] = id;
         else
             p->stats.lost_frees++;
         return;
@@ -371,17 +422,18 @@ static void apply_free(hp_profile *p, const hp_event *ev) {
     uint64_t size, rate;
     wkey_get(p, l.wkey, &size, &rate);
     wkey_release(p, l.wkey);
-    inuse_sub(&p->inuse[l.stack], size, rate);
+    inuse_sub(p, &p->inuse[l.stack], size, rate);
     p->stats.frees++;
 }
 
 void hp_profile_apply(hp_profile *p, const hp_event *ev) {
-    if (ev->id == 0)
+    uint64_t id = ev->id & HP_ID_MASK; /* the slots keep 48 bits (id_table.h) */
+    if (id == 0)
         return;
     if (ev->kind == HP_EV_ALLOC)
-        apply_alloc(p, ev);
+        apply_alloc(p, ev, id);
     else if (ev->kind == HP_EV_FREE)
-        apply_free(p, ev);
+        apply_free(p, id);
 }
 
 void hp_profile_apply_cb(const hp_event *ev, void *profile) { hp_profile_apply(profile, ev); }
@@ -402,6 +454,7 @@ void hp_profile_free(hp_profile *p) {
     hp_id_table_free(&p->live);
     hp_id_table_free(&p->pending);
     hp_free(p->big);
+    hp_free(p->peak);
     hp_free(p);
 }
 
@@ -427,6 +480,147 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
     return 0;
 }
 
+int hp_profile_peak_samples(hp_profile *p, hp_pprof_sample **out, size_t *n, hp_profile_peak *info) {
+    /* Now is the peak when nothing since the last copy was higher (a
+     * program that never grew by a step still gets its true peak). */
+    if (p->inuse_space >= p->peak_space)
+        peak_update(p);
+    *out = NULL;
+    *n = 0;
+    info->inuse_bytes = p->peak_space > 0 ? (uint64_t)p->peak_space : 0;
+    info->realtime_ns = p->peak_realtime_ns;
+    if (!p->n_peak)
+        return 0;
+    hp_pprof_sample *samples = hp_calloc(p->n_peak, sizeof *samples);
+    if (!samples)
+        return ENOMEM;
+    for (size_t i = 0; i < p->n_peak; i++) {
+        samples[i].frames = p->stacks[i]->frames;
+        samples[i].depth = p->stacks[i]->depth;
+        samples[i].values[HP_V_INUSE_OBJECTS] = llround(p->peak[i].objects);
+        samples[i].values[HP_V_INUSE_SPACE] = llround(p->peak[i].space);
+    }
+    *out = samples;
+    *n = p->n_peak;
+    return 0;
+}
+
+uint64_t hp_profile_inuse_bytes(const hp_profile *p) { return p->inuse_space > 0 ? (uint64_t)p->inuse_space : 0; }
+
+void hp_profile_set_clock(hp_profile *p, uint64_t now_ns) {
+    if (!p->epoch_ns)
+        p->epoch_ns = now_ns ? now_ns : 1;
+    uint64_t s = now_ns > p->epoch_ns ? (now_ns - p->epoch_ns) / 1000000000u : 0;
+    p->now_s = s > HP_LIVE_MAX_BIRTH ? HP_LIVE_MAX_BIRTH : (uint32_t)s;
+}
+
+/* The power-of-two bucket of an age: 0 for under a second, else the bit
+ * index + 1 of the whole seconds (1 s -> 1, 2-3 s -> 2, 4-7 s -> 3, ...). */
+static unsigned age_bucket(uint32_t birth, uint32_t now) {
+    uint32_t s = now > birth ? now - birth : 0;
+    return s ? 32u - (unsigned)__builtin_clz(s) : 0;
+}
+
+static int64_t age_bucket_seconds(unsigned b) { return b ? (int64_t)1 << (b - 1) : 0; }
+
+/* A piece while it is summed: key = record << 16 | log2(size class) << 8 |
+ * age bucket (+1, so no key is 0), in an open-addressing table. */
+typedef struct piece_slot {
+    uint64_t key;
+    double objects, space;
+} piece_slot;
+
+typedef struct piece_pass {
+    const hp_profile *p;
+    piece_slot *slots;
+    size_t mask, used;
+    int failed;
+} piece_pass;
+
+static int pieces_grow(piece_pass *a) {
+    size_t cap = a->slots ? (a->mask + 1) * 2 : 1024;
+    piece_slot *ns = hp_calloc(cap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; a->slots && i <= a->mask; i++) {
+        if (!a->slots[i].key)
+            continue;
+        size_t j = hp_mix64(a->slots[i].key) & (cap - 1);
+        while (ns[j].key)
+            j = (j + 1) & (cap - 1);
+        ns[j] = a->slots[i];
+    }
+    hp_free(a->slots);
+    a->slots = ns;
+    a->mask = cap - 1;
+    return 0;
+}
+
+static void piece_add(const hp_live *l, void *ctx) {
+    piece_pass *a = ctx;
+    if (a->failed)
+        return;
+    uint64_t size, rate;
+    wkey_get(a->p, l->wkey, &size, &rate);
+    unsigned cls = size ? 64u - (unsigned)__builtin_clzll(size) : 0; /* log2 + 1 of the class, 0 for size 0 */
+    uint64_t key = (uint64_t)l->stack << 16 | (uint64_t)cls << 8 | (age_bucket(hp_live_birth(l), a->p->now_s) + 1);
+    if ((a->used + 1) * 2 > a->mask + 1 && pieces_grow(a) != 0) {
+        a->failed = 1;
+        return;
+    }
+    size_t j = hp_mix64(key) & a->mask;
+    while (a->slots[j].key && a->slots[j].key != key)
+        j = (j + 1) & a->mask;
+    if (!a->slots[j].key) {
+        a->slots[j].key = key;
+        a->used++;
+    }
+    double objects = weight(size, rate);
+    a->slots[j].objects += objects;
+    a->slots[j].space += objects * (double)size;
+}
+
+int hp_profile_pieces(const hp_profile *p, hp_piece **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (!hp_id_table_count(&p->live))
+        return 0;
+    piece_pass a = {.p = p};
+    if (pieces_grow(&a) != 0)
+        return ENOMEM;
+    hp_id_table_each(&p->live, piece_add, &a);
+    /* Grouped by record with a counting sort (no qsort: it may allocate). */
+    size_t *first = a.failed ? NULL : hp_calloc(p->n_stacks + 1, sizeof *first);
+    hp_piece *pieces = first ? hp_calloc(a.used ? a.used : 1, sizeof *pieces) : NULL;
+    if (!pieces) {
+        hp_free(first);
+        hp_free(a.slots);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i <= a.mask; i++)
+        if (a.slots[i].key)
+            first[(a.slots[i].key >> 16) + 1]++;
+    for (size_t i = 0; i < p->n_stacks; i++)
+        first[i + 1] += first[i];
+    for (size_t i = 0; i <= a.mask; i++) {
+        const piece_slot *ps = &a.slots[i];
+        if (!ps->key)
+            continue;
+        unsigned cls = (unsigned)(ps->key >> 8) & 0xff;
+        hp_piece *pc = &pieces[first[ps->key >> 16]++];
+        pc->record = (uint32_t)(ps->key >> 16);
+        pc->bytes = cls ? (int64_t)(UINT64_C(1) << (cls - 1)) : 0;
+        pc->age_seconds = age_bucket_seconds((unsigned)(ps->key & 0xff) - 1);
+        pc->objects = llround(ps->objects);
+        pc->space = llround(ps->space);
+    }
+    *out = pieces;
+    *n = a.used;
+    hp_free(first);
+    hp_free(a.slots);
+    return 0;
+}
+
 void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {
     *out = p->stats;
     out->stacks = p->n_stacks;
@@ -437,5 +631,5 @@ void hp_profile_stats_get(const hp_profile *p, hp_profile_stats *out) {
 size_t hp_profile_bytes(const hp_profile *p) {
     return sizeof *p + p->store_bytes + p->cap_stacks * sizeof(hp_stack_rec *) + p->cap_inuse * sizeof(hp_inuse) +
            p->stack_slot_cap * sizeof(uint64_t) + hp_id_table_bytes(&p->live) + hp_id_table_bytes(&p->pending) +
-           p->cap_big * sizeof(hp_big_weight);
+           p->cap_big * sizeof(hp_big_weight) + p->cap_peak * sizeof *p->peak;
 }

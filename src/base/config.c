@@ -499,6 +499,16 @@ static const option k_options[] = {
     {.info = {"HEAPPROF_BUILD_IDS", STR(HP_DEFAULT_BUILD_IDS), "1 = profiles carry each object's GNU build ID; 0 = not"},
      .kind = KIND_BOOL, .min = 0, .max = 1, FIELD(build_ids),
      .if_syntax = "is not 0 or 1", .if_range = "is not 0 or 1"},
+    {.info = {"HEAPPROF_DUMP_GROWTH", STR(HP_DEFAULT_DUMP_GROWTH), "a dump each time in-use bytes grow by this much; 0 = off"},
+     .kind = KIND_BYTES, .min = 0, .max = HP_MAX_DUMP_GROWTH, FIELD(dump_growth),
+     .if_syntax = "is not a byte count", .if_range = "is out of range (0 to 1024G bytes)"},
+    {.info = {"HEAPPROF_DUMP_NEAR_LIMIT", STR(HP_DEFAULT_DUMP_NEAR_LIMIT),
+              "dump at this % of the cgroup memory limit and each 5% more; 0 = off"},
+     .kind = KIND_U64, .min = 0, .max = 100, FIELD(dump_near_limit),
+     .if_syntax = "is not a whole number", .if_range = "is out of range (0 to 100)"},
+    {.info = {"HEAPPROF_LEAK_REPORT", STR(HP_DEFAULT_LEAK_REPORT), "1 = a table of the stacks still in use on stderr at exit"},
+     .kind = KIND_BOOL, .min = 0, .max = 1, FIELD(leak_report),
+     .if_syntax = "is not 0 or 1", .if_range = "is not 0 or 1"},
 };
 
 /* Numeric fields are uint64_t, unsigned or int; every range fits the field. */

@@ -38,6 +38,9 @@ typedef struct hp_config {
     int children;           /* HEAPPROF_CHILDREN: 1 (default) = forked and exec'd children are profiled too;
                                0 = only the process started (and the programs it execs itself) */
     int build_ids;          /* HEAPPROF_BUILD_IDS: 1 = profiles carry each mapping's GNU build ID; 0 (default) = not */
+    uint64_t dump_growth;   /* HEAPPROF_DUMP_GROWTH: a dump each time in-use grows by this many bytes; 0 = off */
+    unsigned dump_near_limit; /* HEAPPROF_DUMP_NEAR_LIMIT: % of the cgroup memory limit; 0 = off */
+    int leak_report;        /* HEAPPROF_LEAK_REPORT: 1 = stacks still in use on stderr at exit */
 } hp_config;
 
 /* The defaults, as plain literals: the options table in config.c turns each
@@ -60,6 +63,10 @@ typedef struct hp_config {
 #define HP_DEFAULT_CHILDREN 1
 #define HP_DEFAULT_BUILD_IDS 0
 #define HP_DEFAULT_OUT "heapprof"
+#define HP_DEFAULT_DUMP_GROWTH 0
+#define HP_MAX_DUMP_GROWTH (1ull << 40)
+#define HP_DEFAULT_DUMP_NEAR_LIMIT 0
+#define HP_DEFAULT_LEAK_REPORT 0
 
 /* Looks a variable up; NULL when unset. Production passes secure_getenv. */
 typedef const char *(*hp_getenv_fn)(const char *name);

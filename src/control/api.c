@@ -2,11 +2,15 @@
 #include "heapprof.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <string.h>
 
 #include "aggregate/profile.h"
 #include "base/common.h"
 #include "base/internal_alloc.h"
+#include "control/dump_series.h"
 #include "control/encode.h"
+#include "control/write_report.h"
 #include "control/start.h"
 #include "control/state.h"
 #include "record/recorder.h"
@@ -26,6 +30,14 @@ HP_EXPORT int heapprof_dump(const char *path) {
     int guard = hp_guard_enter();
     err = hp_snapshot_to_file(&snap, path);
     hp_snapshot_release(&snap);
+    /* The peak profile next to it (path's .pb.gz -> .peak.pb.gz); the
+     * result is the main file's: a failure here is reported on stderr. */
+    char peak[PATH_MAX + 16];
+    if (!err && strlen(path) < PATH_MAX && hp_state_snapshot_peak(&snap, "dump on request") == 0) {
+        hp_peak_path(peak, sizeof peak, path);
+        hp_report_write_result(peak, hp_snapshot_to_file(&snap, peak));
+        hp_snapshot_release(&snap);
+    }
     hp_guard_leave(guard);
     return err;
 }

@@ -20,7 +20,9 @@
 
 typedef struct hp_snapshot {
     hp_pprof_sample *samples; /* hp_malloc; frames point into the profile's stack store, which never moves */
-    size_t n_samples;
+    size_t n_samples;         /* one per record (stack, size class): a delta's base is indexed like them */
+    hp_piece *pieces;         /* hp_malloc: in-use values by size and age (hp_profile_pieces), NULL for none */
+    size_t n_pieces;
     hp_comments comments; /* lines point into the struct itself: never copy a taken snapshot */
     int64_t period;
     int64_t time_nanos;
@@ -31,6 +33,15 @@ typedef struct hp_snapshot {
 /* With the state lock held: copies what an encoding needs. Returns 0 or
  * ENOMEM (then nothing to release). */
 int hp_snapshot_take(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what);
+
+/* Same, for the peak profile (hp_profile_peak_samples): its comments say
+ * `what` and the peak's size and time. */
+int hp_snapshot_take_peak(hp_snapshot *s, hp_profile *p, hp_maps *m, const char *what);
+
+/* The samples as a full profile writes them (with the labels), for
+ * readers of the snapshot other than the encoder (the leak report): an
+ * array from hp_malloc, or NULL (ENOMEM). */
+hp_pprof_sample *hp_snapshot_samples(const hp_snapshot *s, size_t *n);
 
 /* Without any heapprof lock: the gzipped profile.proto of the snapshot. With
  * base (values per stack index, as from hp_profile_samples earlier), a delta

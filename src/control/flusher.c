@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "aggregate/profile.h"
 #include "control/dump_series.h"
 #include "control/rate_control.h"
 #include "control/final_dump.h"
 #include "control/own_threads.h"
+#include "control/dump_triggers.h"
 #include "control/state.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
@@ -50,7 +52,7 @@ static void end_process_for_program(void) {
     if (!hp_final_dump_claim())
         return;
     if (ever_sampled)
-        hp_series_dump_next("final dump at exit");
+        hp_series_dump_final();
     final_dump_written();
     hp_final_dump_claimed_done();
     exit(0);
@@ -92,21 +94,27 @@ static void *flusher_main(void *arg) {
 
         /* A dump drains and takes its snapshot under the lock itself, then
          * encodes and writes without it (fork never waits for a dump). */
+        char why[192];
+        int triggered = 0;
         if (!stop && !requested && now < next_dump) {
             hp_state_lock();
             hp_state_drain();
+            uint64_t inuse = hp_profile_inuse_bytes(hp_state_profile());
             hp_state_unlock();
+            triggered = hp_triggers_check(inuse, why, sizeof why);
         }
         if (stop) {
             if (ever_sampled)
-                hp_series_dump_next("final dump at exit");
+                hp_series_dump_final();
             final_dump_written();
             return NULL;
         }
         /* Only once the first thread has gone: nothing to do before. */
         int watching = hp_own_threads_leader_gone();
-        if (requested) {
-            hp_series_dump_next("dump on request");
+        if (triggered) {
+            hp_series_dump_next(why);
+        } else if (requested) {
+            hp_series_dump_next_with_peak("dump on request");
         } else if (now >= next_dump) {
             if (ever_sampled)
                 hp_series_dump_next("periodic dump");

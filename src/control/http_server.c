@@ -281,6 +281,14 @@ static void count_stacks_locked(hp_profile *p, hp_maps *m, void *arg)
     b->stacks = st.stacks;
 }
 
+/* ?peak=1: the peak profile (aggregate/profile.h), gz or text. */
+static void build_peak_locked(hp_profile *p, hp_maps *m, void *arg)
+{
+    build_ctx *b = arg;
+    b->err = hp_snapshot_take_peak(&b->snap, p, m, "served over HTTP");
+    b->taken = b->err == 0;
+}
+
 /* The legacy text format ("heap profile: ..."), as Go's ?debug=1 writes it. */
 static void build_text_locked(hp_profile *p, hp_maps *m, void *arg)
 {
@@ -335,6 +343,9 @@ static void serve_index(conn *c)
               "<a href=\"/debug/pprof/heap\">/debug/pprof/heap</a> is the gzipped profile for "
               "<code>go tool pprof</code>; <code>?seconds=N</code> (1 to %d) gives the difference over "
               "the next N seconds; <code>?debug=1</code> the same data as text.</li>\n"
+              "<li><div class=profile-name>heap?peak=1: </div> The in-use profile as it was when the "
+              "estimated in-use bytes were highest: <a href=\"/debug/pprof/heap?peak=1\">/debug/pprof/heap?peak=1</a> "
+              "(<a href=\"/debug/pprof/heap?peak=1&amp;debug=1\">as text</a>).</li>\n"
               "</ul>\n</p>\n<p><a href=\"/metrics\">/metrics</a>: totals for Prometheus.</p>\n"
               "</body>\n</html>\n",
               (unsigned long long)b.stacks, (unsigned long long)b.stacks, MAX_SECONDS);
@@ -353,11 +364,11 @@ static const char *const k_attachment_allocs = "Content-Disposition: attachment;
 static const char *const k_attachment_allocs_delta =
     "Content-Disposition: attachment; filename=\"allocs-delta\"\r\n";
 
-/* Builds the profile (plain or, when c->base is set, the delta) and answers. */
-static void serve_profile(conn *c, int text)
+/* Builds the profile (plain, the peak or, when c->base is set, the delta) and answers. */
+static void serve_profile(conn *c, int text, int peak)
 {
     build_ctx b = {.c = c};
-    int err = hp_state_with(text ? build_text_locked : build_gz_locked, &b);
+    int err = hp_state_with(peak ? build_peak_locked : text ? build_text_locked : build_gz_locked, &b);
     if (!err)
         err = b.err;
     if (b.taken) {
@@ -395,8 +406,13 @@ static int delta_waiters(void)
 
 static void serve_heap(conn *c)
 {
-    uint64_t debug = 0, seconds = 0;
+    uint64_t debug = 0, seconds = 0, peak = 0;
     int has_debug = hp_http_query_uint(c->req.query, "debug", 0, 1000, &debug);
+    int has_peak = hp_http_query_uint(c->req.query, "peak", 0, 1, &peak);
+    if (has_peak < 0) {
+        respond_error(c, 400, "peak must be 0 or 1", "");
+        return;
+    }
     int has_seconds = hp_http_query_uint(c->req.query, "seconds", 1, MAX_SECONDS, &seconds);
     if (has_debug < 0) {
         respond_error(c, 400, "debug must be a whole number", "");
@@ -410,8 +426,12 @@ static void serve_heap(conn *c)
         respond_error(c, 400, "seconds and debug params are incompatible", "");
         return;
     }
+    if (has_seconds && peak) {
+        respond_error(c, 400, "seconds and peak params are incompatible", "");
+        return;
+    }
     if (!has_seconds) {
-        serve_profile(c, debug != 0);
+        serve_profile(c, debug != 0, peak != 0);
         return;
     }
     if (delta_waiters() >= MAX_DELTA_WAITS) {
@@ -606,7 +626,7 @@ static void on_deadline(conn *c)
         respond_error(c, 408, "the request took longer than 5 s", "");
         break;
     case CONN_WAITING:
-        serve_profile(c, 0);
+        serve_profile(c, 0, 0);
         break;
     default:
         close_conn(c);

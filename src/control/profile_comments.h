@@ -10,7 +10,7 @@
 #define HP_COMMENT_LINES 5
 
 typedef struct hp_comments {
-    char what[96], counts[320], loss[256], mem[320], who[256];
+    char what[192], counts[320], loss[256], mem[320], who[256];
     const char *lines[HP_COMMENT_LINES];
 } hp_comments;
 

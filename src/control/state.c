@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "aggregate/profile.h"
+#include "base/common.h"
 #include "control/encode.h"
 #include "export/maps.h"
 #include "record/recorder.h"
@@ -30,6 +31,7 @@ hp_maps *hp_state_maps(void) { return maps; }
 void hp_state_drain(void) {
     /* Threads that missed a rate change's kick (kick_lock is a leaf lock). */
     hp_recorder_rekick();
+    hp_profile_set_clock(profile, hp_now_ns(CLOCK_MONOTONIC));
     hp_spill_drain(hp_profile_apply_cb, profile);
     hp_rings_drain(hp_profile_apply_cb, profile);
     /* Spilled frees may have been pushed while the rings were drained. */
@@ -53,17 +55,21 @@ int hp_state_with(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx) {
     return 0;
 }
 
-int hp_state_snapshot(hp_snapshot *s, const char *what) {
+static int snapshot_of(hp_snapshot *s, const char *what, int peak) {
     if (!profile || !maps)
         return EAGAIN;
     int guard = hp_guard_enter();
     pthread_mutex_lock(&state_lock);
     hp_state_drain();
-    int err = hp_snapshot_take(s, profile, maps, what);
+    int err = peak ? hp_snapshot_take_peak(s, profile, maps, what) : hp_snapshot_take(s, profile, maps, what);
     pthread_mutex_unlock(&state_lock);
     hp_guard_leave(guard);
     return err;
 }
+
+int hp_state_snapshot(hp_snapshot *s, const char *what) { return snapshot_of(s, what, 0); }
+
+int hp_state_snapshot_peak(hp_snapshot *s, const char *what) { return snapshot_of(s, what, 1); }
 
 void hp_state_note_objects(void) {
     /* Not under state_lock (the maps have their own mutex, never held while

@@ -38,6 +38,9 @@ int hp_state_with(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx);
  * Returns 0, ENOMEM, or EAGAIN when profiling never started. */
 int hp_state_snapshot(hp_snapshot *s, const char *what);
 
+/* Same, for the peak profile (hp_snapshot_take_peak). */
+int hp_state_snapshot_peak(hp_snapshot *s, const char *what);
+
 /* Records the currently loaded objects (called before dlclose) so their
  * names stay available. Not inside malloc: takes the loader lock. */
 void hp_state_note_objects(void);

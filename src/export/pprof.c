@@ -69,6 +69,11 @@ enum {
 
     SAMPLE_LOCATION_ID = 1,
     SAMPLE_VALUE = 2,
+    SAMPLE_LABEL = 3,
+
+    LABEL_KEY = 1,
+    LABEL_NUM = 3,
+    LABEL_NUM_UNIT = 4,
 
     MAPPING_ID = 1,
     MAPPING_START = 2,
@@ -285,6 +290,18 @@ static int is_allocation_wrapper(enc *e, uint64_t pc) {
     return hp_cxx_is_allocation_wrapper(hp_maps_symbol(e->maps, pc));
 }
 
+/* A numeric Label. num_unit makes pprof read `-tagfocus age=60s:` and
+ * `bytes=1MB:` in the label's own unit (Go writes "bytes" without a unit,
+ * which pprof also takes as bytes for the key "bytes"). */
+static void write_num_label(enc *e, const char *key, int64_t num, const char *unit) {
+    uint64_t k = intern(e, key), u = intern(e, unit);
+    size_t m = hp_pb_begin(&e->pb, SAMPLE_LABEL);
+    hp_pb_uint64(&e->pb, LABEL_KEY, k);
+    hp_pb_int64(&e->pb, LABEL_NUM, num);
+    hp_pb_uint64_opt(&e->pb, LABEL_NUM_UNIT, u);
+    hp_pb_end(&e->pb, m);
+}
+
 /* One Sample. Frames are return addresses; the call instruction is the byte
  * before, so pc = ret - 1 lands in the caller's line, not the next one.
  * ids is scratch space for depth entries. */
@@ -303,6 +320,10 @@ static void write_sample(enc *e, const hp_pprof_sample *s, uint64_t *ids) {
     size_t m = hp_pb_begin(&e->pb, PROFILE_SAMPLE);
     hp_pb_packed_uint64(&e->pb, SAMPLE_LOCATION_ID, ids, n);
     hp_pb_packed_int64(&e->pb, SAMPLE_VALUE, s->values, HP_NVALUES);
+    if (s->bytes_label > 0)
+        write_num_label(e, "bytes", s->bytes_label, "bytes");
+    if (s->has_age)
+        write_num_label(e, "age", s->age_label, "seconds");
     hp_pb_end(&e->pb, m);
 }
 

@@ -18,6 +18,9 @@ typedef struct hp_pprof_sample {
     const uintptr_t *frames; /* return addresses as captured, innermost first */
     uint32_t depth;
     int64_t values[HP_NVALUES];
+    int64_t bytes_label; /* numeric label "bytes" (unit bytes) when > 0, as Go's heap profile */
+    int64_t age_label;   /* numeric label "age" (unit seconds) when has_age */
+    int has_age;         /* zero (a sample without labels) means no label */
 } hp_pprof_sample;
 
 typedef struct hp_pprof_profile {

@@ -110,13 +110,20 @@ expect_clean_run() {
 
 # Files are <prefix>.<program>.<pid>-<run>.<seq>.pb.gz (control/identity.h).
 # series PREFIX [PID]: the profile files of a run, oldest first, one a line.
-# Without PID, all pids (grouped by process, each oldest first).
+# Without PID, all pids (grouped by process, each oldest first). The peak
+# profiles beside them (NNNN.peak.pb.gz) are not in it: see peaks.
 series() {
     local prefix=$1 pid=${2:-[0-9]*}
     # Sort by process (pid-run), then by the zero-padded sequence number: an
     # exec'd image continues its pid's numbering under its own program name.
-    compgen -G "$prefix.*.$pid-????????.[0-9]*.pb.gz" |
+    compgen -G "$prefix.*.$pid-????????.[0-9]*.pb.gz" | grep -v '\.peak\.pb\.gz$' |
         awk -F. '{ print $(NF-3) "\t" $(NF-2) "\t" $0 }' | sort | cut -f3
+}
+
+# peaks PREFIX [PID]: the peak profiles of a run, oldest first.
+peaks() {
+    local prefix=$1 pid=${2:-[0-9]*}
+    compgen -G "$prefix.*.$pid-????????.[0-9]*.peak.pb.gz" | sort
 }
 
 # series_file PREFIX PID SEQ: the file with that number (SEQ as 1, 0001, ...);

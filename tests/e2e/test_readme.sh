@@ -50,7 +50,7 @@ awk -v dir="$TMP/blocks" '
     inexp { print > e; next }
 ' "$README"
 for b in packages walkthrough-run walkthrough-diff walkthrough-list walkthrough-top walkthrough-svg \
-    live fleet by-hand-run by-hand-read install; do
+    live fleet by-hand-run by-hand-read more install; do
     check "README has the marked block '$b'" test -s "$TMP/blocks/$b.sh"
 done
 
@@ -110,7 +110,7 @@ check_series() {
     n=$((10#${n:-0}))
     RUN=$(ls "$W/tmp/$name.$prog.$PID"-*.pb.gz 2>/dev/null | head -1 | sed -E 's/.*\.[0-9]+-([0-9a-f]{8})\.[0-9]+\.pb\.gz$/\1/')
     check "$name: files named $name.$prog.$PID-<run>.NNNN.pb.gz (run '$RUN')" bash -c "[[ '$RUN' =~ ^[0-9a-f]{8}$ ]]"
-    got=$(ls "$W/tmp/$name".*.pb.gz 2>/dev/null | wc -l)
+    got=$(ls "$W/tmp/$name".*.pb.gz 2>/dev/null | grep -vc '\.peak\.pb\.gz$')
     check "$name: $n dumps, as the README says (got $got: $(ls "$W/tmp" | grep "^$name\." | tr '\n' ' '))" \
         test "$got" = "$n"
     local i
@@ -176,6 +176,13 @@ run_pid by-hand-run
 check_series byhand
 block by-hand-read
 check_expected by-hand-read
+
+# Peak, growth, age, size, leak report (issue 13).
+block more
+check "more: a peak profile was read (its comment)" grep -q "heapprof peak profile, in-use estimate" "$TMP/more.out"
+check "more: the first dump was written on growth" grep -q "Comment: heapprof dump on growth" "$TMP/more.out"
+check "more: -tags lists ages and sizes" bash -c "grep -q ' age: Total' '$TMP/more.out' && grep -q ' bytes: Total' '$TMP/more.out'"
+check "more: the leak report on stderr" grep -q "^heapprof: leak report: .* still in use at exit" "$TMP/more.err"
 
 # --- Install (a fresh build of the library alone).
 block install

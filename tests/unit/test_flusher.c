@@ -466,6 +466,10 @@ static void test_final_dump_once(void **state) {
     series_file(path, sizeof path, "t", pid, (unsigned)before + 1);
     assert_true(file_exists(path)); /* written before hp_final_dump returned */
     assert_true(gz_file_contains(path, "heapprof final dump at exit"));
+    char peak[PATH_MAX + 80];
+    xsnprintf(peak, sizeof peak, "%.*s.peak.pb.gz", (int)(strlen(path) - strlen(".pb.gz")), path);
+    assert_true(file_exists(peak)); /* the peak profile beside it */
+    assert_true(gz_file_contains(peak, "heapprof peak profile, in-use estimate"));
     hp_final_dump();
     assert_int_equal(hp_flusher_stop(1), 0);
     sleep_ms(100);

@@ -50,7 +50,7 @@ static void ref_set_bit(ref_set *r, uint64_t id, int on) {
 
 /* What the tests store in a slot: derived from the id, so any slot moved by a
  * split or a backward shift is checked to have moved whole. */
-static uint32_t stack_of(uint64_t id) { return (uint32_t)(id * 2654435761u); }
+static uint32_t stack_of(uint64_t id) { return (uint32_t)(id * 2654435761u) & HP_LIVE_MAX_STACKS; } /* 24 bits */
 static uint32_t wkey_of(uint64_t id) { return (uint32_t)(id >> 3) ^ 0x5a5a5a5au; }
 
 static void add(hp_id_table *t, ref_set *r, uint64_t id) {

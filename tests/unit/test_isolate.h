@@ -166,8 +166,11 @@ static inline int count_files(const char *dir, const char *prefix) {
         return -1;
     int n = 0;
     struct dirent *e;
+    /* The peak profiles beside the final and requested dumps
+     * (<seq>.peak.pb.gz) are not dumps of the series: not counted. */
     while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+        if (e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
+            !strstr(e->d_name, ".peak.pb.gz"))
             n++;
     closedir(d);
     return n;

@@ -343,10 +343,10 @@ static void test_structure_without_maps(void **state) {
     const uintptr_t f1[] = {0x1001, 0, 0x4001}; /* 0: end marker, skipped */
     const uintptr_t f2[] = {0x5001};
     hp_pprof_sample s[] = {
-        {f0, 3, {1, 100, 1, 100}},
-        {f1, 3, {2, 200, 0, 0}},
-        {f2, 1, {0, 0, 0, 0}}, /* contributes nothing: left out */
-        {NULL, 0, {5, 50, 5, 50}},
+        {.frames = f0, .depth = 3, .values = {1, 100, 1, 100}},
+        {.frames = f1, .depth = 3, .values = {2, 200, 0, 0}},
+        {.frames = f2, .depth = 1, .values = {0, 0, 0, 0}}, /* contributes nothing: left out */
+        {.frames = NULL, .depth = 0, .values = {5, 50, 5, 50}},
     };
     const char *comments[] = {"heapprof samples=3", "", "bytes"}; /* "" skipped; "bytes" shared */
     hp_pprof_profile prof = {s, 4, 524288, 1700000000123456789LL, 0, comments, 3, NULL, 0};
@@ -406,7 +406,7 @@ static void test_many_stacks(void **state) {
             x = x * 6364136223846793005ULL + 1442695040888963407ULL;
             frames[i * DEPTH + k] = 0x400000 + 16 * (uintptr_t)((x >> 33) % POOL) + 1;
         }
-        s[i] = (hp_pprof_sample){&frames[i * DEPTH], DEPTH, {1, (int64_t)i, 1, (int64_t)i}};
+        s[i] = (hp_pprof_sample){.frames = &frames[i * DEPTH], .depth = DEPTH, .values = {1, (int64_t)i, 1, (int64_t)i}};
     }
     hp_pprof_profile prof = {s, NS, 1, 1, 0, NULL, 0, NULL, 0};
     d_profile *p = encode_decode(&prof, NULL);
@@ -471,9 +471,9 @@ static void make_real_profile(real_stacks *r) {
     r->f0[0] = captured[0], r->f0[1] = captured[2], r->f0[2] = q;
     r->f1[0] = captured[1], r->f1[1] = captured[2], r->f1[2] = q;
     r->f2[0] = 0x11, r->f2[1] = captured[2]; /* 0x10: in no mapping */
-    r->s[0] = (hp_pprof_sample){r->f0, 3, {10, 1000, 4, 400}};
-    r->s[1] = (hp_pprof_sample){r->f1, 3, {20, 2000, 0, 0}};
-    r->s[2] = (hp_pprof_sample){r->f2, 2, {1, 64, 1, 64}};
+    r->s[0] = (hp_pprof_sample){.frames = r->f0, .depth = 3, .values = {10, 1000, 4, 400}};
+    r->s[1] = (hp_pprof_sample){.frames = r->f1, .depth = 3, .values = {20, 2000, 0, 0}};
+    r->s[2] = (hp_pprof_sample){.frames = r->f2, .depth = 2, .values = {1, 64, 1, 64}};
     static const char *comments[] = {"heapprof test profile"};
     r->prof = (hp_pprof_profile){r->s, 3, 512, 1700000000000000000LL, 0, comments, 1, NULL, 0};
 }

@@ -106,24 +106,111 @@ static void ref_free(ref_model *m, const ref_id *r) {
 }
 
 /* The profile's samples must be the model's, stack for stack (the profile
- * lists stacks in first-seen order, so map them back by their frames). */
+ * lists records (stack, size class) in first-seen order, so map them back by
+ * their frames and add up a stack's records: each is rounded on its own, so
+ * the sum may be off by half a unit per record). */
 static void check_against_model(hp_profile *p, const ref_model *m, unsigned n_stacks) {
     hp_pprof_sample *samples = NULL;
     size_t n = 0;
     assert_int_equal(hp_profile_samples(p, &samples, &n), 0);
-    size_t seen = 0;
+    int64_t (*sum)[HP_NVALUES] = calloc(n_stacks, sizeof *sum);
+    unsigned *records = calloc(n_stacks, sizeof *records);
     for (size_t i = 0; i < n; i++) {
         unsigned k = (unsigned)((samples[i].frames[0] - 0x400000) / 4096);
         assert_true(k < n_stacks);
         assert_int_equal(samples[i].depth, stack_depth(k));
         for (uint32_t j = 0; j < samples[i].depth; j++)
             assert_true(samples[i].frames[j] == stack_frame(k, j));
+        assert_true(samples[i].bytes_label >= 0 && !samples[i].has_age);
         for (int v = 0; v < HP_NVALUES; v++)
-            assert_int_equal(samples[i].values[v], llround(m->stacks[k].values[v]));
-        seen++;
+            sum[k][v] += samples[i].values[v];
+        records[k]++;
     }
+    for (unsigned k = 0; k < n_stacks; k++)
+        for (int v = 0; v < HP_NVALUES; v++)
+            assert_true(llabs(sum[k][v] - llround(m->stacks[k].values[v])) <= (long long)(records[k] + 1) / 2);
+    free(sum);
+    free(records);
     hp_free(samples);
-    assert_true(seen <= n_stacks);
+}
+
+/* Ages from the clock the flusher sets before each drain, in powers of two;
+ * the pieces of a record add up to its in-use values. */
+static void test_ages(void **state) {
+    (void)state;
+    hp_profile *p = hp_profile_new();
+    ev_buf b;
+    const uint64_t s = 1000000000ull, t0 = 5000 * s;
+    hp_profile_set_clock(p, t0);
+    hp_profile_apply(p, ev_alloc(&b, 1, 1, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 2, 2, 100, 1));
+    hp_profile_set_clock(p, t0 + 5 * s);
+    hp_profile_apply(p, ev_alloc(&b, 3, 2, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 4, 2, 100, 1));
+    hp_profile_set_clock(p, t0 + 10 * s + s / 2);
+    hp_profile_apply(p, ev_alloc(&b, 5, 2, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 6, 3, 100, 1));
+    hp_profile_apply(p, ev_free(&b, 6)); /* nothing live on stack 3: no piece */
+    hp_piece *a = NULL;
+    size_t n = 0;
+    assert_int_equal(hp_profile_pieces(p, &a, &n), 0);
+    assert_int_equal(n, 4);
+    /* record 0 = stack 1: 10.5 s -> 8; record 1 = stack 2: 0 s, 5.5 s -> 4, 10.5 s -> 8.
+     * Grouped by record; within one, in no particular order. */
+    const int64_t want[4][3] = {{0, 8, 1}, {1, 0, 1}, {1, 4, 2}, {1, 8, 1}};
+    for (size_t w = 0; w < 4; w++) {
+        int found = 0;
+        for (size_t i = 0; i < n; i++)
+            if (a[i].record == want[w][0] && a[i].age_seconds == want[w][1]) {
+                found = 1;
+                assert_int_equal(a[i].objects, want[w][2]);
+                assert_int_equal(a[i].space, want[w][2] * 100);
+                assert_int_equal(a[i].bytes, 64);
+            }
+        assert_true(found);
+    }
+    assert_true(a[0].record == 0 && a[1].record == 1);
+    hp_free(a);
+    hp_profile_free(p);
+}
+
+static void test_size_classes(void **state) {
+    (void)state;
+    assert_int_equal(hp_size_class(0), 0);
+    assert_int_equal(hp_size_class(1), 1);
+    assert_int_equal(hp_size_class(15), 8);
+    assert_int_equal(hp_size_class(16), 16);
+    assert_int_equal(hp_size_class(100), 64);
+    assert_int_equal(hp_size_class(1u << 20), 1u << 20);
+    assert_int_equal(hp_size_class((1u << 20) - 1), 1u << 19);
+    assert_int_equal(hp_size_class(UINT64_MAX), 1ull << 63);
+    /* rounded down to a power of two: every power of two stays a boundary */
+    for (uint64_t n = 1; n < (1u << 22); n = n * 3 / 2 + 1) {
+        uint64_t c = hp_size_class(n);
+        assert_true(c <= n && c * 2 > n && (c & (c - 1)) == 0);
+        assert_true((n >= (1u << 20)) == (c >= (1u << 20)));
+    }
+}
+
+/* One stack allocating two sizes: one sample, two pieces with their size labels. */
+static void test_size_labels(void **state) {
+    (void)state;
+    hp_profile *p = hp_profile_new();
+    ev_buf b;
+    hp_profile_apply(p, ev_alloc(&b, 1, 3, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 2, 3, 100, 1));
+    hp_profile_apply(p, ev_alloc(&b, 3, 3, 1u << 20, 1));
+    hp_piece *a = NULL;
+    size_t n = 0;
+    assert_int_equal(hp_profile_pieces(p, &a, &n), 0);
+    assert_int_equal(n, 2);
+    size_t small = a[0].bytes == 64 ? 0 : 1;
+    assert_int_equal(a[small].bytes, 64);
+    assert_int_equal(a[small].space, 200);
+    assert_int_equal(a[1 - small].bytes, 1u << 20);
+    assert_int_equal(a[1 - small].objects, 1);
+    hp_free(a);
+    hp_profile_free(p);
 }
 
 /* ---- tests ---- */
@@ -435,11 +522,11 @@ static void test_memory_accounting_while_growing(void **state) {
         hp_profile_apply(p, ev_alloc(&b, id, (unsigned)(id % 100), 64, 1));
         size_t bytes = hp_profile_bytes(p);
         assert_int_equal(hp_own_bytes() - own0, bytes);
-        /* 16-byte slots at least ~3/8 full (a split leaves two halves of a
-         * 3/4-full segment): about 43 B each, plus a fixed part (the first
+        /* 24-byte slots at least ~3/8 full (a split leaves two halves of a
+         * 3/4-full segment): about 64 B each, plus a fixed part (the first
          * segment, stack tables, one arena chunk). At every step, not just
-         * at the end. */
-        assert_true(bytes <= 256 * 1024 + 45 * id);
+         * at the end; within the 128 B per live sample of the budget. */
+        assert_true(bytes <= 384 * 1024 + 67 * id);
     }
     for (uint64_t id = 1; id <= n; id++)
         hp_profile_apply(p, ev_free(&b, id));
@@ -451,6 +538,9 @@ static void test_memory_accounting_while_growing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_free_values),
+        cmocka_unit_test(test_size_classes),
+        cmocka_unit_test(test_ages),
+        cmocka_unit_test(test_size_labels),
         cmocka_unit_test(test_stack_dedup_and_truncation),
         cmocka_unit_test(test_many_stacks),
         cmocka_unit_test(test_random_churn_matches_model),
