@@ -36,7 +36,13 @@ typedef struct hp_config {
     int headers;            /* HEAPPROF_HEADERS: 1 (default) = pad sampled blocks over glibc; 0 = address set */
     int children;           /* HEAPPROF_CHILDREN: 1 (default) = forked and exec'd children are profiled too;
                                0 = only the process started (and the programs it execs itself) */
+    int unwind;             /* HEAPPROF_UNWIND: HP_UNWIND_OWN (default), _LIBUNWIND or _COMPARE */
 } hp_config;
+
+/* HEAPPROF_UNWIND's values. */
+#define HP_UNWIND_OWN 0
+#define HP_UNWIND_LIBUNWIND 1
+#define HP_UNWIND_COMPARE 2 /* both, differences reported: for the differential tests */
 
 /* The defaults, as plain literals: the options table in config.c turns each
  * into its default text by stringizing it (the "using 524288" of a warning,
@@ -52,6 +58,7 @@ typedef struct hp_config {
 #define HP_DEFAULT_HEADERS 1
 #define HP_DEFAULT_CHILDREN 1
 #define HP_DEFAULT_OUT "heapprof"
+#define HP_DEFAULT_UNWIND "own"
 
 /* Looks a variable up; NULL when unset. Production passes secure_getenv. */
 typedef const char *(*hp_getenv_fn)(const char *name);

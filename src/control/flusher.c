@@ -12,6 +12,7 @@
 #include "control/state.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
+#include "record/unwind_tables.h"
 #include "record/wakeup.h"
 
 static pthread_t flusher_thread;
@@ -42,6 +43,9 @@ static void *flusher_main(void *arg) {
             hp_state_lock();
             hp_state_drain();
             hp_state_unlock();
+            /* Objects the program's libc loaded without dlopen (NSS,
+             * iconv): outside the state lock (the loader lock is taken). */
+            hp_unwind_tables_refresh_if_changed();
         }
         if (stop) {
             hp_series_dump_next("final dump at exit");

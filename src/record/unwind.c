@@ -1,0 +1,289 @@
+#include "record/unwind.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "base/common.h"
+#include "record/cfi.h"
+#include "record/unwind_tables.h"
+
+/* ---- where the stack may be read ---- */
+
+/* glibc's: the main thread's stack top at process start (argv is above it). */
+extern void *__libc_stack_end;
+
+static pthread_t main_thread;
+static int main_known;
+static uintptr_t main_lo, main_hi;
+
+/* This thread's stack and alternate signal stack; learned on the first
+ * capture (thread_known), the alternate one also from the sigaltstack hook. */
+static HP_TLS uintptr_t thread_lo, thread_hi;
+static HP_TLS int thread_known;
+static HP_TLS uintptr_t alt_lo, alt_hi;
+static HP_TLS int alt_known;
+
+#define PAGE 4096u
+#define HP_MAIN_STACK_MAX (8ull << 30) /* RLIMIT_STACK unlimited: the main stack still ends somewhere */
+
+void hp_unwind_init(void) {
+    if (main_known || syscall(SYS_gettid) != getpid())
+        return; /* not the main thread: it learns its bounds like the others */
+    struct rlimit rl;
+    uint64_t size = HP_MAIN_STACK_MAX;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < size)
+        size = rl.rlim_cur;
+    /* __libc_stack_end's page is mapped, and argv/envp/auxv lie above it in
+     * the same mapping: its end is a safe upper bound. */
+    main_hi = ((uintptr_t)__libc_stack_end + PAGE) & ~(uintptr_t)(PAGE - 1);
+    main_lo = main_hi - (uintptr_t)size;
+    main_thread = pthread_self();
+    main_known = 1;
+}
+
+void hp_unwind_note_altstack(const stack_t *ss) {
+    if (ss->ss_flags & SS_DISABLE) {
+        alt_lo = alt_hi = 0;
+    } else {
+        alt_lo = (uintptr_t)ss->ss_sp;
+        alt_hi = alt_lo + ss->ss_size;
+    }
+    alt_known = 1;
+}
+
+/* The first capture of a thread: its stack bounds (pthread_getattr_np
+ * allocates and makes a system call; it is only used on threads other than
+ * the main one, for which it would read /proc/self/maps) and its alternate
+ * signal stack, unless the hook saw it set. */
+static void learn_thread(void) {
+    thread_known = 1;
+    if (!(main_known && pthread_equal(pthread_self(), main_thread))) {
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            void *addr;
+            size_t size;
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+                thread_lo = (uintptr_t)addr;
+                thread_hi = thread_lo + size;
+            }
+            pthread_attr_destroy(&attr);
+        }
+    } else {
+        thread_lo = main_lo;
+        thread_hi = main_hi;
+    }
+    if (!alt_known) {
+        stack_t ss;
+        if (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE)) {
+            alt_lo = (uintptr_t)ss.ss_sp;
+            alt_hi = alt_lo + ss.ss_size;
+        }
+        alt_known = 1;
+    }
+}
+
+/* The end of the stack that holds sp, or 0 when sp is in neither of this
+ * thread's known stacks (a coroutine's stack, say): nothing there is read. */
+static inline uintptr_t stack_end_of(uintptr_t sp) {
+    if (sp >= thread_lo && sp < thread_hi)
+        return thread_hi;
+    if (sp >= alt_lo && sp < alt_hi)
+        return alt_hi;
+    return 0;
+}
+
+/* ---- the recipe cache ---- */
+
+/* 4096 entries of two words, shared by all threads, no lock: an entry holds
+ * the key XOR the recipe, and the recipe. A reader takes both with relaxed
+ * loads and accepts the pair only if they give its key back, so a pair torn
+ * by a concurrent writer is (except with negligible probability) a miss;
+ * and every read a recipe leads to is bounds-checked anyway, so even a bad
+ * hit costs at most a wrong frame, never a fault. The key carries the
+ * table generation: after a dlopen/dlclose every old entry misses. */
+#define CACHE_BITS 12
+typedef struct cache_entry {
+    _Atomic uint64_t key_x, value;
+} cache_entry;
+static cache_entry cache[1u << CACHE_BITS];
+
+/* Key bit 47: an exact pc (innermost or interrupted frame), looked up as is,
+ * versus a return address, looked up at pc - 1; user space ends below it. */
+#define KEY_EXACT (UINT64_C(1) << 47)
+
+static inline uint64_t cache_key(uintptr_t pc, int exact, uint32_t gen) {
+    return (uint64_t)pc | (exact ? KEY_EXACT : 0) | ((uint64_t)(gen & 0xffff) << 48);
+}
+
+static inline cache_entry *cache_slot(uint64_t key) {
+    return &cache[(key * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - CACHE_BITS)];
+}
+
+/* A recipe in 64 bits: kind 3 | cfa_reg 1 | deref 1 | rbp_rule 2 |
+ * cfa_off 24 | cfa_off2 8 | ra_off 8 | rbp_off 16 (signed fields). A recipe
+ * whose numbers do not fit is simply not cached. */
+static int pack(const hp_recipe *r, uint64_t *out) {
+    if (r->cfa_off < -(1 << 23) || r->cfa_off >= (1 << 23) || r->cfa_off2 < -128 || r->cfa_off2 > 127 ||
+        r->ra_off < -128 || r->ra_off > 127 || r->rbp_off < -32768 || r->rbp_off > 32767)
+        return -1;
+    uint64_t v = (uint64_t)r->kind | (uint64_t)(r->cfa_reg == HP_DW_RBP) << 3 | (uint64_t)r->cfa_deref << 4 |
+                 (uint64_t)r->rbp_rule << 5 | ((uint64_t)(uint32_t)r->cfa_off & 0xffffff) << 7 |
+                 ((uint64_t)(uint8_t)(int8_t)r->cfa_off2) << 31 | ((uint64_t)(uint8_t)(int8_t)r->ra_off) << 39 |
+                 ((uint64_t)(uint16_t)(int16_t)r->rbp_off) << 47;
+    *out = v;
+    return 0;
+}
+
+static inline void unpack(uint64_t v, hp_recipe *r) {
+    r->kind = v & 7;
+    r->cfa_reg = (v >> 3) & 1 ? HP_DW_RBP : HP_DW_RSP;
+    r->cfa_deref = (v >> 4) & 1;
+    r->rbp_rule = (v >> 5) & 3;
+    /* Sign-extension of the bit fields by arithmetic, not shifts of negatives. */
+    int32_t off = (int32_t)((v >> 7) & 0xffffff);
+    r->cfa_off = off >= (1 << 23) ? off - (1 << 24) : off;
+    r->cfa_off2 = (int8_t)(uint8_t)(v >> 31);
+    r->ra_off = (int8_t)(uint8_t)(v >> 39);
+    r->rbp_off = (int16_t)(uint16_t)(v >> 47);
+}
+
+/* The recipe for the frame at pc, from the tables (a cache miss). */
+static void compute_recipe(uintptr_t pc, int exact, hp_recipe *r, uint32_t *gen) {
+    memset(r, 0, sizeof *r);
+    r->kind = HP_RECIPE_NO_CFI;
+    uintptr_t look = exact ? pc : pc - 1;
+    const hp_unwind_range *range = hp_unwind_tables_find(look, gen);
+    if (!range || !range->hdr)
+        return;
+    /* The handler returns to __restore_rt itself (the kernel pushed its
+     * address), so the bytes at pc, not pc - 1, say whether it is one. */
+    if (pc >= range->text_lo && hp_cfi_is_sigreturn((const uint8_t *)pc, (const uint8_t *)range->text_hi)) {
+        r->kind = HP_RECIPE_SIGNAL;
+        return;
+    }
+    const uint8_t *fde = hp_cfi_find_fde(range->hdr, range->data_lo, range->data_hi, look);
+    if (fde)
+        hp_cfi_recipe_at(fde, range->data_lo, range->data_hi, look, r);
+}
+
+static inline void recipe_for(uintptr_t pc, int exact, hp_recipe *r) {
+    uint32_t gen = hp_unwind_tables_generation();
+    uint64_t key = cache_key(pc, exact, gen);
+    cache_entry *e = cache_slot(key);
+    /* Relaxed: the pair validates itself (see cache_entry). */
+    uint64_t v = atomic_load_explicit(&e->value, memory_order_relaxed);
+    uint64_t kx = atomic_load_explicit(&e->key_x, memory_order_relaxed);
+    if (HP_LIKELY(v != 0 && (kx ^ v) == key)) {
+        unpack(v, r);
+        return;
+    }
+    uint32_t found_gen = gen;
+    compute_recipe(pc, exact, r, &found_gen);
+    if (found_gen != gen || pack(r, &v) != 0)
+        return;
+    key = cache_key(pc, exact, found_gen);
+    atomic_store_explicit(&e->value, v, memory_order_relaxed);
+    atomic_store_explicit(&e->key_x, key ^ v, memory_order_relaxed);
+}
+
+/* ---- the walk ---- */
+
+/* A word of the stack at addr, if addr lies in [sp, end - 8]. */
+static inline int load_word(uintptr_t addr, uintptr_t sp, uintptr_t end, uintptr_t *out) {
+    if (addr < sp || addr > end - sizeof(uintptr_t) || end < sizeof(uintptr_t))
+        return 0;
+    memcpy(out, (const void *)addr, sizeof *out);
+    return 1;
+}
+
+__attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned max, int *cut) {
+    *cut = 0;
+    if (HP_UNLIKELY(!thread_known))
+        learn_thread();
+    uintptr_t pc, sp, bp;
+    /* The pc of the instruction after the lea, and rsp/rbp as the CFI row at
+     * that pc describes them (nothing in between moves rsp). */
+    __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2" : "=r"(pc), "=r"(sp), "=r"(bp));
+    uintptr_t end = stack_end_of(sp);
+    if (!end) {
+        *cut = 1;
+        return 0;
+    }
+    int exact = 1, bp_known = 1, first = 1;
+    unsigned n = 0;
+    for (;;) {
+        if (!first) {
+            if (n == max)
+                return n;
+            pcs[n++] = pc;
+        }
+        first = 0;
+        hp_recipe r;
+        recipe_for(pc, exact, &r);
+        if (HP_LIKELY(r.kind == HP_RECIPE_FRAME)) {
+            uintptr_t base = sp;
+            if (r.cfa_reg == HP_DW_RBP) {
+                if (!bp_known)
+                    break;
+                base = bp;
+            }
+            uintptr_t cfa = base + (uintptr_t)(intptr_t)r.cfa_off;
+            if (r.cfa_deref) {
+                if (!load_word(cfa, sp, end, &cfa))
+                    break;
+                cfa += (uintptr_t)(intptr_t)r.cfa_off2;
+            }
+            uintptr_t ra;
+            if (cfa <= sp || cfa > end || !load_word(cfa + (uintptr_t)(intptr_t)r.ra_off, sp, end, &ra))
+                break;
+            switch (r.rbp_rule) {
+            case HP_RBP_AT_CFA:
+                if (!load_word(cfa + (uintptr_t)(intptr_t)r.rbp_off, sp, end, &bp))
+                    bp_known = 0;
+                else
+                    bp_known = 1;
+                break;
+            case HP_RBP_AT_RBP:
+                if (!bp_known || !load_word(bp + (uintptr_t)(intptr_t)r.rbp_off, sp, end, &bp))
+                    bp_known = 0;
+                break;
+            case HP_RBP_UNDEF: bp_known = 0; break;
+            default: break;
+            }
+            sp = cfa;
+            pc = ra;
+            exact = 0;
+            if (pc == 0)
+                return n; /* the outermost frame's return address (clone's child) */
+            continue;
+        }
+        if (r.kind == HP_RECIPE_SIGNAL) {
+            /* rsp points at the ucontext_t of the kernel's rt_sigframe (the
+             * handler's ret popped the restorer's address). */
+            uintptr_t uc = sp, rip, rsp, rbp;
+            if (!load_word(uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]), sp, end, &rip) ||
+                !load_word(uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RSP]), sp, end, &rsp) ||
+                !load_word(uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RBP]), sp, end, &rbp))
+                break;
+            end = stack_end_of(rsp);
+            if (!end || rip == 0)
+                break;
+            pc = rip;
+            sp = rsp;
+            bp = rbp;
+            bp_known = 1;
+            exact = 1;
+            continue;
+        }
+        if (r.kind == HP_RECIPE_OUTERMOST)
+            return n;
+        break; /* no CFI, unsupported CFI */
+    }
+    *cut = 1;
+    return n;
+}
