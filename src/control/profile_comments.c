@@ -8,6 +8,7 @@
 #include "record/ring.h"
 #include "record/runtime.h"
 #include "record/sample_mark.h"
+#include "record/stack.h"
 
 void hp_comments_build(hp_comments *c, const hp_profile *p, const char *what) {
     hp_profile_stats ps;
@@ -20,9 +21,11 @@ void hp_comments_build(hp_comments *c, const hp_profile *p, const char *what) {
     hp_addrset_stats_get(&as);
     snprintf(c->what, sizeof c->what, "heapprof %s", what);
     snprintf(c->counts, sizeof c->counts,
-             "heapprof samples=%llu frees=%llu live_samples=%llu stacks=%llu truncated_stacks=%llu depth=%u",
+             "heapprof samples=%llu frees=%llu live_samples=%llu stacks=%llu truncated_stacks=%llu depth=%u "
+             "unwind_cut_stacks=%llu",
              (unsigned long long)ps.samples, (unsigned long long)ps.frees, (unsigned long long)ps.live_samples,
-             (unsigned long long)ps.stacks, (unsigned long long)ps.truncated, hp_cfg.depth);
+             (unsigned long long)ps.stacks, (unsigned long long)ps.truncated, hp_cfg.depth,
+             (unsigned long long)hp_stack_cut_count());
     snprintf(c->loss, sizeof c->loss,
              "heapprof ring_overflow_segments=%llu spilled_frees=%llu unrecorded_samples=%llu lost_events=%llu "
              "pending_frees=%llu",
