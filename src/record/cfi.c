@@ -374,6 +374,10 @@ static int parse_cie(const uint8_t *at, const uint8_t *lo, const uint8_t *hi, ci
     return 0;
 }
 
+/* a * b, wrapping (malformed CFI may hold any numbers; what does not fit
+ * 32 bits is refused later anyway). */
+static int64_t mul_wrap(uint64_t a, int64_t b) { return (int64_t)(a * (uint64_t)b); }
+
 /* Runs a CFA program until the row that holds pc (loc > pc stops it).
  * initial is the CIE's row (DW_CFA_restore); NULL while running the CIE. */
 static int run_program(reader *r, const cie *c, uintptr_t *loc, uintptr_t pc, row *s, const row *initial) {
@@ -390,7 +394,7 @@ static int run_program(reader *r, const cie *c, uintptr_t *loc, uintptr_t pc, ro
         }
         if (hi2 == 0x80) { /* offset */
             reg = low;
-            off = (int64_t)read_uleb(r) * c->data_align;
+            off = mul_wrap(read_uleb(r), c->data_align);
             goto set_offset;
         }
         if (hi2 == 0xc0) { /* restore */
@@ -413,15 +417,15 @@ static int run_program(reader *r, const cie *c, uintptr_t *loc, uintptr_t pc, ro
         case 0x04: delta = read_le(r, 4); goto advance;
         case 0x05: /* offset_extended */
             reg = read_uleb(r);
-            off = (int64_t)read_uleb(r) * c->data_align;
+            off = mul_wrap(read_uleb(r), c->data_align);
             goto set_offset;
         case 0x11: /* offset_extended_sf */
             reg = read_uleb(r);
-            off = read_sleb(r) * c->data_align;
+            off = mul_wrap((uint64_t)read_sleb(r), c->data_align);
             goto set_offset;
         case 0x2f: /* GNU_negative_offset_extended */
             reg = read_uleb(r);
-            off = -(int64_t)read_uleb(r) * c->data_align;
+            off = mul_wrap(0 - read_uleb(r), c->data_align);
             goto set_offset;
         case 0x06: reg = read_uleb(r); goto restore; /* restore_extended */
         case 0x07: { /* undefined */
@@ -459,7 +463,7 @@ static int run_program(reader *r, const cie *c, uintptr_t *loc, uintptr_t pc, ro
             break;
         case 0x12: /* def_cfa_sf */
             reg = read_uleb(r);
-            s->cfa = (cfa_rule){(int)(reg < 64 ? reg : 63), 0, read_sleb(r) * c->data_align, 0};
+            s->cfa = (cfa_rule){(int)(reg < 64 ? reg : 63), 0, mul_wrap((uint64_t)read_sleb(r), c->data_align), 0};
             break;
         case 0x0d: /* def_cfa_register */
             reg = read_uleb(r);
@@ -467,7 +471,7 @@ static int run_program(reader *r, const cie *c, uintptr_t *loc, uintptr_t pc, ro
             s->cfa.deref = 0;
             break;
         case 0x0e: s->cfa.off = (int64_t)read_uleb(r); break;             /* def_cfa_offset */
-        case 0x13: s->cfa.off = read_sleb(r) * c->data_align; break;      /* def_cfa_offset_sf */
+        case 0x13: s->cfa.off = mul_wrap((uint64_t)read_sleb(r), c->data_align); break;      /* def_cfa_offset_sf */
         case 0x0f: { /* def_cfa_expression */
             sym v;
             uint64_t len = read_uleb(r);
@@ -505,7 +509,7 @@ static int run_program(reader *r, const cie *c, uintptr_t *loc, uintptr_t pc, ro
         case 0x14: /* val_offset */
         case 0x15: { /* val_offset_sf */
             reg = read_uleb(r);
-            off = op == 0x14 ? (int64_t)read_uleb(r) * c->data_align : read_sleb(r) * c->data_align;
+            off = op == 0x14 ? mul_wrap(read_uleb(r), c->data_align) : mul_wrap((uint64_t)read_sleb(r), c->data_align);
             rule *t = tracked(s, reg);
             if (t)
                 *t = (rule){RULE_VAL_CFA, off};
