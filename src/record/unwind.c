@@ -203,6 +203,8 @@ static inline int load_word(uintptr_t addr, uintptr_t sp, uintptr_t end, uintptr
 
 __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned max, int *cut) {
     *cut = 0;
+    if (HP_UNLIKELY(hp_unwind_tables_generation() == 0))
+        return 0; /* before start-up built the tables (another constructor allocating): no frames, as before */
     if (HP_UNLIKELY(!thread_known))
         learn_thread();
     uintptr_t pc, sp, bp;
