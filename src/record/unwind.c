@@ -121,39 +121,46 @@ static inline uint64_t cache_key(uintptr_t pc, int exact, uint32_t gen) {
 }
 
 static inline cache_entry *cache_slot(uint64_t key) {
-    return &cache[(key * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - CACHE_BITS)];
+    /* The low bits of return addresses vary enough; a multiply would add
+     * its latency to every frame's chain of dependent loads. */
+    return &cache[(key ^ (key >> CACHE_BITS)) & ((1u << CACHE_BITS) - 1)];
 }
 
-/* A recipe in 64 bits: kind 3 | cfa_reg 1 | deref 1 | rbp_rule 2 |
- * cfa_off 24 | cfa_off2 8 | ra_off 8 | rbp_off 16 (signed fields). A recipe
- * whose numbers do not fit is simply not cached. */
+/* A recipe in 64 bits: cfa_off 32 | kind 3 | cfa_reg 1 | deref 1 |
+ * rbp_rule 2 | ra_off 8 | cfa_off2 8 | rbp_off 9 (signed fields); kind is
+ * never 0, so neither is a packed recipe. A recipe whose numbers do not fit
+ * is computed again each time, never cached. */
 static int pack(const hp_recipe *r, uint64_t *out) {
-    if (r->cfa_off < -(1 << 23) || r->cfa_off >= (1 << 23) || r->cfa_off2 < -128 || r->cfa_off2 > 127 ||
-        r->ra_off < -128 || r->ra_off > 127 || r->rbp_off < -32768 || r->rbp_off > 32767)
+    if (r->cfa_off2 < -128 || r->cfa_off2 > 127 || r->ra_off < -128 || r->ra_off > 127 || r->rbp_off < -256 ||
+        r->rbp_off > 255)
         return -1;
-    uint64_t v = (uint64_t)r->kind | (uint64_t)(r->cfa_reg == HP_DW_RBP) << 3 | (uint64_t)r->cfa_deref << 4 |
-                 (uint64_t)r->rbp_rule << 5 | ((uint64_t)(uint32_t)r->cfa_off & 0xffffff) << 7 |
-                 ((uint64_t)(uint8_t)(int8_t)r->cfa_off2) << 31 | ((uint64_t)(uint8_t)(int8_t)r->ra_off) << 39 |
-                 ((uint64_t)(uint16_t)(int16_t)r->rbp_off) << 47;
+    uint64_t v = (uint64_t)(uint32_t)r->cfa_off | (uint64_t)r->kind << 32 | (uint64_t)(r->cfa_reg == HP_DW_RBP) << 35 |
+                 (uint64_t)r->cfa_deref << 36 | (uint64_t)r->rbp_rule << 37 |
+                 ((uint64_t)(uint8_t)(int8_t)r->ra_off) << 39 | ((uint64_t)(uint8_t)(int8_t)r->cfa_off2) << 47 |
+                 ((uint64_t)r->rbp_off & 0x1ff) << 55;
     *out = v;
     return 0;
 }
 
-static inline void unpack(uint64_t v, hp_recipe *r) {
-    r->kind = v & 7;
-    r->cfa_reg = (v >> 3) & 1 ? HP_DW_RBP : HP_DW_RSP;
-    r->cfa_deref = (v >> 4) & 1;
-    r->rbp_rule = (v >> 5) & 3;
-    /* Sign-extension of the bit fields by arithmetic, not shifts of negatives. */
-    int32_t off = (int32_t)((v >> 7) & 0xffffff);
-    r->cfa_off = off >= (1 << 23) ? off - (1 << 24) : off;
-    r->cfa_off2 = (int8_t)(uint8_t)(v >> 31);
-    r->ra_off = (int8_t)(uint8_t)(v >> 39);
-    r->rbp_off = (int16_t)(uint16_t)(v >> 47);
-}
+/* The fields of a packed recipe, in registers: the walk never stores a
+ * recipe to memory and reads it back (a store-forwarding stall on every
+ * frame when it did). The CFA offset, on the critical path of every frame,
+ * is the low 32 bits as they are; the other signed fields are sign-extended
+ * by arithmetic, not by shifts of negatives. */
+#define V_CFA_OFF(v) ((intptr_t)(int32_t)(uint32_t)(v))
+#define V_KIND(v) ((unsigned)((v) >> 32) & 7u)
+#define V_CFA_RBP(v) (((v) >> 35) & 1)
+#define V_DEREF(v) (((v) >> 36) & 1)
+#define V_RBP_RULE(v) ((unsigned)((v) >> 37) & 3u)
+#define V_SIGNED(v, shift, bits)                                                                                   \
+    ((intptr_t)(((v) >> (shift)) & ((UINT64_C(1) << (bits)) - 1)) -                                              \
+     ((intptr_t)((((v) >> (shift)) >> ((bits) - 1)) & 1) << (bits)))
+#define V_RA_OFF(v) V_SIGNED(v, 39, 8)
+#define V_CFA_OFF2(v) V_SIGNED(v, 47, 8)
+#define V_RBP_OFF(v) V_SIGNED(v, 55, 9)
 
 /* The recipe for the frame at pc, from the tables (a cache miss). */
-static void compute_recipe(uintptr_t pc, int exact, hp_recipe *r, uint32_t *gen) {
+__attribute__((noinline)) static void compute_recipe(uintptr_t pc, int exact, hp_recipe *r, uint32_t *gen) {
     memset(r, 0, sizeof *r);
     r->kind = HP_RECIPE_NO_CFI;
     uintptr_t look = exact ? pc : pc - 1;
@@ -171,24 +178,25 @@ static void compute_recipe(uintptr_t pc, int exact, hp_recipe *r, uint32_t *gen)
         hp_cfi_recipe_at(fde, range->data_lo, range->data_hi, look, r);
 }
 
-static inline void recipe_for(uintptr_t pc, int exact, hp_recipe *r) {
-    uint32_t gen = hp_unwind_tables_generation();
+/* The packed recipe for the frame at pc; 0 when it does not pack (huge
+ * frames), with the recipe in *slow then. */
+static inline uint64_t recipe_for(uintptr_t pc, int exact, uint32_t gen, hp_recipe *slow) {
     uint64_t key = cache_key(pc, exact, gen);
     cache_entry *e = cache_slot(key);
     /* Relaxed: the pair validates itself (see cache_entry). */
     uint64_t v = atomic_load_explicit(&e->value, memory_order_relaxed);
     uint64_t kx = atomic_load_explicit(&e->key_x, memory_order_relaxed);
-    if (HP_LIKELY(v != 0 && (kx ^ v) == key)) {
-        unpack(v, r);
-        return;
-    }
+    if (HP_LIKELY(v != 0 && (kx ^ v) == key))
+        return v;
     uint32_t found_gen = gen;
-    compute_recipe(pc, exact, r, &found_gen);
-    if (found_gen != gen || pack(r, &v) != 0)
-        return;
-    key = cache_key(pc, exact, found_gen);
-    atomic_store_explicit(&e->value, v, memory_order_relaxed);
-    atomic_store_explicit(&e->key_x, key ^ v, memory_order_relaxed);
+    compute_recipe(pc, exact, slow, &found_gen);
+    if (pack(slow, &v) != 0)
+        return 0;
+    if (found_gen == gen) { /* else the tables changed meanwhile: use it, do not cache it */
+        atomic_store_explicit(&e->value, v, memory_order_relaxed);
+        atomic_store_explicit(&e->key_x, key ^ v, memory_order_relaxed);
+    }
+    return v;
 }
 
 /* ---- the walk ---- */
@@ -203,7 +211,8 @@ static inline int load_word(uintptr_t addr, uintptr_t sp, uintptr_t end, uintptr
 
 __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned max, int *cut) {
     *cut = 0;
-    if (HP_UNLIKELY(hp_unwind_tables_generation() == 0))
+    uint32_t gen = hp_unwind_tables_generation();
+    if (HP_UNLIKELY(gen == 0))
         return 0; /* before start-up built the tables (another constructor allocating): no frames, as before */
     if (HP_UNLIKELY(!thread_known))
         learn_thread();
@@ -225,33 +234,55 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
             pcs[n++] = pc;
         }
         first = 0;
-        hp_recipe r;
-        recipe_for(pc, exact, &r);
-        if (HP_LIKELY(r.kind == HP_RECIPE_FRAME)) {
+        hp_recipe slow;
+        uint64_t v = recipe_for(pc, exact, gen, &slow);
+        unsigned kind, rbp_rule;
+        int cfa_rbp, deref;
+        intptr_t cfa_off, cfa_off2, ra_off, rbp_off;
+        if (HP_LIKELY(v != 0)) {
+            kind = V_KIND(v);
+            cfa_rbp = (int)V_CFA_RBP(v);
+            deref = (int)V_DEREF(v);
+            rbp_rule = V_RBP_RULE(v);
+            cfa_off = V_CFA_OFF(v);
+            cfa_off2 = V_CFA_OFF2(v);
+            ra_off = V_RA_OFF(v);
+            rbp_off = V_RBP_OFF(v);
+        } else {
+            kind = slow.kind;
+            cfa_rbp = slow.cfa_reg == HP_DW_RBP;
+            deref = slow.cfa_deref;
+            rbp_rule = slow.rbp_rule;
+            cfa_off = slow.cfa_off;
+            cfa_off2 = slow.cfa_off2;
+            ra_off = slow.ra_off;
+            rbp_off = slow.rbp_off;
+        }
+        if (HP_LIKELY(kind == HP_RECIPE_FRAME)) {
             uintptr_t base = sp;
-            if (r.cfa_reg == HP_DW_RBP) {
+            if (cfa_rbp) {
                 if (!bp_known)
                     break;
                 base = bp;
             }
-            uintptr_t cfa = base + (uintptr_t)(intptr_t)r.cfa_off;
-            if (r.cfa_deref) {
+            uintptr_t cfa = base + (uintptr_t)cfa_off;
+            if (deref) {
                 if (!load_word(cfa, sp, end, &cfa))
                     break;
-                cfa += (uintptr_t)(intptr_t)r.cfa_off2;
+                cfa += (uintptr_t)cfa_off2;
             }
             uintptr_t ra;
-            if (cfa <= sp || cfa > end || !load_word(cfa + (uintptr_t)(intptr_t)r.ra_off, sp, end, &ra))
+            if (cfa <= sp || cfa > end || !load_word(cfa + (uintptr_t)ra_off, sp, end, &ra))
                 break;
-            switch (r.rbp_rule) {
+            switch (rbp_rule) {
             case HP_RBP_AT_CFA:
-                if (!load_word(cfa + (uintptr_t)(intptr_t)r.rbp_off, sp, end, &bp))
+                if (!load_word(cfa + (uintptr_t)rbp_off, sp, end, &bp))
                     bp_known = 0;
                 else
                     bp_known = 1;
                 break;
             case HP_RBP_AT_RBP:
-                if (!bp_known || !load_word(bp + (uintptr_t)(intptr_t)r.rbp_off, sp, end, &bp))
+                if (!bp_known || !load_word(bp + (uintptr_t)rbp_off, sp, end, &bp))
                     bp_known = 0;
                 break;
             case HP_RBP_UNDEF: bp_known = 0; break;
@@ -264,7 +295,7 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
                 return n; /* the outermost frame's return address (clone's child) */
             continue;
         }
-        if (r.kind == HP_RECIPE_SIGNAL) {
+        if (kind == HP_RECIPE_SIGNAL) {
             /* rsp points at the ucontext_t of the kernel's rt_sigframe (the
              * handler's ret popped the restorer's address). */
             uintptr_t uc = sp, rip, rsp, rbp;
@@ -282,7 +313,7 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
             exact = 1;
             continue;
         }
-        if (r.kind == HP_RECIPE_OUTERMOST)
+        if (kind == HP_RECIPE_OUTERMOST)
             return n;
         break; /* no CFI, unsupported CFI */
     }
