@@ -1,8 +1,10 @@
 /* dlclose is interposed to remember the object being unloaded: a profile
  * written later must still name the functions of a plugin that allocated and
- * was then closed. dlopen and dlclose both bring the unwinder's tables up to
- * date (record/unwind_tables.c) as soon as the loader is done, so a new
- * plugin's first allocations already have whole stacks. */
+ * was then closed. After it, the unwinder's tables are brought up to date
+ * (record/unwind_tables.c), so no recipe of the unloaded code is used again.
+ * dlopen is deliberately not interposed: glibc finds the RUNPATH and the
+ * namespace of the object that called dlopen from its return address, which
+ * would then be ours; the unwinder finds new objects with _dl_find_object. */
 #include <dlfcn.h>
 #include <stdatomic.h>
 
@@ -31,24 +33,4 @@ HP_EXPORT int dlclose(void *handle) {
     hp_unwind_tables_refresh_if_changed();
     hp_guard_leave(guard);
     return rc;
-}
-
-typedef void *(*dlopen_fn)(const char *, int);
-
-HP_EXPORT void *dlopen(const char *file, int mode) {
-    /* Relaxed: as for dlclose. */
-    static _Atomic(dlopen_fn) real_dlopen;
-    dlopen_fn next = atomic_load_explicit(&real_dlopen, memory_order_relaxed);
-    if (!next) {
-        next = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
-        if (!next)
-            return NULL;
-        atomic_store_explicit(&real_dlopen, next, memory_order_relaxed);
-    }
-    /* Unguarded: the object's constructors are the program's code. */
-    void *h = next(file, mode);
-    int guard = hp_guard_enter();
-    hp_unwind_tables_refresh_if_changed();
-    hp_guard_leave(guard);
-    return h;
 }

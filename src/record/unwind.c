@@ -165,6 +165,9 @@ __attribute__((noinline)) static void compute_recipe(uintptr_t pc, int exact, hp
     r->kind = HP_RECIPE_NO_CFI;
     uintptr_t look = exact ? pc : pc - 1;
     const hp_unwind_range *range = hp_unwind_tables_find(look, gen);
+    hp_unwind_range fresh;
+    if (!range && hp_unwind_tables_find_new(look, &fresh) == 0)
+        range = &fresh;
     if (!range || !range->hdr)
         return;
     /* The handler returns to __restore_rt itself (the kernel pushed its

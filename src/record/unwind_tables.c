@@ -1,5 +1,6 @@
 #include "record/unwind_tables.h"
 
+#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -50,6 +51,57 @@ const hp_unwind_range *hp_unwind_tables_find(uintptr_t pc, uint32_t *generation)
         return &s->ranges[a];
     return NULL;
 }
+
+#if defined(DLFO_STRUCT_HAS_EH_DBASE)
+/* Weak: glibc before 2.35 has none, and then new objects wait for the
+ * flusher's refresh. */
+extern int _dl_find_object(void *address, struct dl_find_object *result) __attribute__((weak));
+
+int hp_unwind_tables_find_new(uintptr_t pc, hp_unwind_range *out) {
+    struct dl_find_object fo;
+    if (!_dl_find_object || _dl_find_object((void *)pc, &fo) != 0 || !fo.dlfo_eh_frame || !fo.dlfo_link_map)
+        return -1;
+    /* The object's first PT_LOAD starts at dlfo_map_start with the ELF
+     * header (file offset 0), and the program headers follow it there. */
+    uintptr_t start = (uintptr_t)fo.dlfo_map_start, end = (uintptr_t)fo.dlfo_map_end;
+    if (end - start < sizeof(ElfW(Ehdr)))
+        return -1;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)start;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr)) ||
+        eh->e_phoff > 4096 || eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr)) > 4096 ||
+        eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr)) > end - start)
+        return -1;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(start + eh->e_phoff);
+    uintptr_t bias = fo.dlfo_link_map->l_addr;
+    uintptr_t hdr = (uintptr_t)fo.dlfo_eh_frame;
+    int have_text = 0, have_data = 0;
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD)
+            continue;
+        uintptr_t lo = bias + ph[i].p_vaddr;
+        if ((ph[i].p_flags & PF_X) && pc >= lo && pc < lo + ph[i].p_memsz) {
+            out->text_lo = lo;
+            out->text_hi = lo + ph[i].p_memsz;
+            have_text = 1;
+        }
+        if ((ph[i].p_flags & PF_R) && hdr >= lo && hdr < lo + ph[i].p_filesz) {
+            out->data_lo = (const uint8_t *)lo;
+            out->data_hi = (const uint8_t *)(lo + ph[i].p_filesz);
+            have_data = 1;
+        }
+    }
+    if (!have_text || !have_data)
+        return -1;
+    out->hdr = (const uint8_t *)hdr;
+    return 0;
+}
+#else
+int hp_unwind_tables_find_new(uintptr_t pc, hp_unwind_range *out) {
+    (void)pc;
+    (void)out;
+    return -1;
+}
+#endif
 
 uint32_t hp_unwind_tables_generation(void) {
     const snapshot *s = atomic_load_explicit(&current, memory_order_acquire);

@@ -1,8 +1,9 @@
 /* The loaded objects' unwind tables (PT_GNU_EH_FRAME), as an immutable
  * snapshot the sampling path reads without a lock, rebuilt (dl_iterate_phdr,
- * which takes the loader lock) only outside it: at start-up, after dlopen and
- * dlclose, and by the flusher when the loader's counts of loads and unloads
- * changed (an object the program's libc loaded itself, NSS for one). */
+ * which takes the loader lock) only outside it: at start-up, after dlclose,
+ * and by the flusher when the loader's counts of loads and unloads changed.
+ * Between a dlopen and the flusher's refresh, hp_unwind_tables_find_new
+ * finds the new object without any lock. */
 #ifndef HEAPPROF_UNWIND_TABLES_H
 #define HEAPPROF_UNWIND_TABLES_H
 
@@ -19,6 +20,14 @@ typedef struct hp_unwind_range {
  * receives the snapshot's number: recipes cached under an older one are
  * stale. Lock-free, no system call. */
 const hp_unwind_range *hp_unwind_tables_find(uintptr_t pc, uint32_t *generation);
+
+/* An object the snapshot does not know yet (loaded a moment ago: the
+ * snapshot is rebuilt after dlclose and by the flusher, not inside dlopen,
+ * whose caller must stay the program's), found with glibc's lock-free
+ * _dl_find_object (2.35+, made for unwinders: no lock, no system call) and
+ * its program headers read from the mapped ELF header. Returns 0 and fills
+ * *out, or -1. */
+int hp_unwind_tables_find_new(uintptr_t pc, hp_unwind_range *out);
 
 /* The current snapshot's number (0 before the first). */
 uint32_t hp_unwind_tables_generation(void);

@@ -16,7 +16,7 @@ done
 # or public API), and say so in docs/design.md.
 allowed="
 malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc pvalloc malloc_usable_size free_sized free_aligned_sized
-exit dlclose dlopen sigaltstack
+exit dlclose sigaltstack
 heapprof_dump heapprof_set_rate heapprof_get_stats
 "
 nm -D --defined-only "$HEAPPROF_LIB" | awk '{print $NF}' | sed 's/@.*//' | sort -u >"$TMP/exports"
