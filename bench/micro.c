@@ -430,7 +430,10 @@ static void bench_sample(void) {
     /* hp_stack_init is deliberately not called: it marks the executable
      * heapprof is linked into as "own code", which here is this benchmark, and
      * every frame would be skipped. Without it nothing is skipped, so the
-     * captured count is the real program depth. */
+     * captured count is the real program depth. The own unwinder's tables
+     * and the main thread's bounds are what it needs instead. */
+    hp_unwind_init();
+    hp_unwind_tables_refresh();
     hp_ring *ring = hp_ring_acquire();
     if (!ring || hp_addrset_init() != 0) {
         printf("sample: no ring (skipped)\n");

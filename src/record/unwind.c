@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "base/internal_alloc.h"
 #include "record/cfi.h"
 #include "record/unwind_tables.h"
 
@@ -56,12 +57,44 @@ void hp_unwind_note_altstack(const stack_t *ss) {
     alt_known = 1;
 }
 
+/* ---- the memo: the last capture of this thread ---- */
+
+/* A program allocating in a loop captures from the same place again and
+ * again: same stack pointer, same words on the stack. The memo keeps the
+ * last capture's result and every stack word its walk read (address and
+ * value); a capture with the same registers only compares those words —
+ * independent loads the CPU overlaps, where a walk is a chain of dependent
+ * ones (return address -> recipe -> next return address). Allocated on the
+ * thread's first capture (heapprof's own heap), freed at its exit. */
+#define MEMO_FRAMES 80
+#define MEMO_READS (3 * MEMO_FRAMES)
+typedef struct memo {
+    int valid;
+    uintptr_t sp, bp, end;
+    uint32_t gen;
+    unsigned max, n, nreads;
+    int cut, bp_used; /* bp_used: the walk depended on the entry rbp */
+    uintptr_t pcs[MEMO_FRAMES];
+    uintptr_t addr[MEMO_READS], value[MEMO_READS];
+    uint8_t needed[MEMO_READS]; /* while recording: whether the read decides the result */
+} memo;
+
+static HP_TLS memo *thread_memo;
+static HP_TLS volatile sig_atomic_t memo_busy;
+#define HP_SIGNAL_FENCE() __asm__ volatile("" ::: "memory")
+
 /* The first capture of a thread: its stack bounds (pthread_getattr_np
  * allocates and makes a system call; it is only used on threads other than
  * the main one, for which it would read /proc/self/maps) and its alternate
  * signal stack, unless the hook saw it set. */
 static void learn_thread(void) {
     thread_known = 1;
+    if (!thread_memo) {
+        memo *m = hp_malloc(sizeof *m);
+        if (m)
+            m->valid = 0;
+        thread_memo = m;
+    }
     if (!(main_known && pthread_equal(pthread_self(), main_thread))) {
         pthread_attr_t attr;
         if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -212,28 +245,40 @@ static inline int load_word(uintptr_t addr, uintptr_t sp, uintptr_t end, uintptr
     return 1;
 }
 
-__attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned max, int *cut) {
-    *cut = 0;
-    uint32_t gen = hp_unwind_tables_generation();
-    if (HP_UNLIKELY(gen == 0))
-        return 0; /* before start-up built the tables (another constructor allocating): no frames, as before */
-    if (HP_UNLIKELY(!thread_known))
-        learn_thread();
-    uintptr_t pc, sp, bp;
-    /* The pc of the instruction after the lea, and rsp/rbp as the CFI row at
-     * that pc describes them (nothing in between moves rsp). */
-    __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2" : "=r"(pc), "=r"(sp), "=r"(bp));
-    uintptr_t end = stack_end_of(sp);
-    if (!end) {
-        *cut = 1;
-        return 0;
-    }
+/* The walk from the registers of hp_unwind_backtrace's own frame. Every
+ * stack word it reads is appended to rec (when there is room), so the next
+ * capture from the same place can check those words instead of walking
+ * (see memo). rec->valid says whether the record is complete. */
+static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t end, uint32_t gen, uintptr_t *pcs,
+                            unsigned max, int *cut, memo *rec) {
     int exact = 1, bp_known = 1, first = 1;
+    /* Whether rbp still holds the value it had on entry, and whether the walk
+     * used that value: only then must a replay have the same rbp (a caller
+     * may keep a loop counter in it). */
+    int bp_initial = 1, bp_used = 0;
     unsigned n = 0;
+    unsigned nr = 0;
+    int complete = rec != NULL;
+    /* The read index of rbp's current value when it came from the stack
+     * (-1: not from the stack): a saved rbp matters to a replay only if
+     * the walk then uses it, so its read is kept only then. */
+    int bp_read = -1;
+#define LOAD_AS(a_, lo_, out_, need_)                                                                              \
+    (load_word((a_), (lo_), end, (out_)) &&                                                                        \
+     (HP_LIKELY(nr < MEMO_READS)                                                                                  \
+          ? (rec ? (rec->addr[nr] = (a_), rec->value[nr] = *(out_), rec->needed[nr] = (need_), nr++, 1) : 1)    \
+          : (complete = 0, 1)))
+#define LOAD(a_, lo_, out_) LOAD_AS(a_, lo_, out_, 1)
+#define USE_BP()                                                                                                   \
+    do {                                                                                                           \
+        bp_used |= bp_initial;                                                                                     \
+        if (rec && bp_read >= 0)                                                                                   \
+            rec->needed[bp_read] = 1;                                                                              \
+    } while (0)
     for (;;) {
         if (!first) {
             if (n == max)
-                return n;
+                goto done;
             pcs[n++] = pc;
         }
         first = 0;
@@ -267,26 +312,38 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
                 if (!bp_known)
                     break;
                 base = bp;
+                USE_BP();
             }
             uintptr_t cfa = base + (uintptr_t)cfa_off;
             if (deref) {
-                if (!load_word(cfa, sp, end, &cfa))
+                if (!LOAD(cfa, sp, &cfa))
                     break;
                 cfa += (uintptr_t)cfa_off2;
             }
             uintptr_t ra;
-            if (cfa <= sp || cfa > end || !load_word(cfa + (uintptr_t)ra_off, sp, end, &ra))
+            if (cfa <= sp || cfa > end || !LOAD(cfa + (uintptr_t)ra_off, sp, &ra))
                 break;
             switch (rbp_rule) {
             case HP_RBP_AT_CFA:
-                if (!load_word(cfa + (uintptr_t)rbp_off, sp, end, &bp))
+                if (!LOAD_AS(cfa + (uintptr_t)rbp_off, sp, &bp, 0)) {
                     bp_known = 0;
-                else
+                    bp_read = -1;
+                } else {
                     bp_known = 1;
+                    bp_read = (int)nr - 1;
+                }
+                bp_initial = 0;
                 break;
             case HP_RBP_AT_RBP:
-                if (!bp_known || !load_word(bp + (uintptr_t)rbp_off, sp, end, &bp))
+                if (bp_known)
+                    USE_BP();
+                if (!bp_known || !LOAD_AS(bp + (uintptr_t)rbp_off, sp, &bp, 0)) {
                     bp_known = 0;
+                    bp_read = -1;
+                } else {
+                    bp_read = (int)nr - 1;
+                }
+                bp_initial = 0;
                 break;
             case HP_RBP_UNDEF: bp_known = 0; break;
             default: break;
@@ -295,13 +352,14 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
             pc = ra;
             exact = 0;
             if (pc == 0)
-                return n; /* the outermost frame's return address (clone's child) */
+                goto done; /* the outermost frame's return address (clone's child) */
             continue;
         }
         if (kind == HP_RECIPE_SIGNAL) {
             /* rsp points at the ucontext_t of the kernel's rt_sigframe (the
              * handler's ret popped the restorer's address). */
             uintptr_t uc = sp, rip, rsp, rbp;
+            complete = 0; /* never replayed: the next stack may be gone by then (a freed alternate stack) */
             if (!load_word(uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]), sp, end, &rip) ||
                 !load_word(uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RSP]), sp, end, &rsp) ||
                 !load_word(uc + offsetof(ucontext_t, uc_mcontext.gregs[REG_RBP]), sp, end, &rbp))
@@ -317,9 +375,95 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
             continue;
         }
         if (kind == HP_RECIPE_OUTERMOST)
-            return n;
+            goto done;
         break; /* no CFI, unsupported CFI */
     }
     *cut = 1;
+done:
+#undef LOAD
+#undef LOAD_AS
+#undef USE_BP
+    if (rec) {
+        rec->valid = complete && n <= MEMO_FRAMES;
+        rec->bp_used = bp_used;
+        if (rec->valid) {
+            unsigned kept = 0;
+            for (unsigned i = 0; i < nr; i++)
+                if (rec->needed[i]) {
+                    rec->addr[kept] = rec->addr[i];
+                    rec->value[kept] = rec->value[i];
+                    kept++;
+                }
+            rec->nreads = kept;
+            rec->n = n;
+            rec->cut = *cut;
+            memcpy(rec->pcs, pcs, n * sizeof *pcs);
+        }
+    }
     return n;
+}
+
+__attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned max, int *cut) {
+    *cut = 0;
+    uint32_t gen = hp_unwind_tables_generation();
+    if (HP_UNLIKELY(gen == 0))
+        return 0; /* before start-up built the tables (another constructor allocating): no frames, as before */
+    if (HP_UNLIKELY(!thread_known))
+        learn_thread();
+    uintptr_t pc, sp, bp;
+    /* The pc of the instruction after the lea, and rsp/rbp as the CFI row at
+     * that pc describes them (nothing in between moves rsp). */
+    __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2" : "=r"(pc), "=r"(sp), "=r"(bp));
+    uintptr_t end = stack_end_of(sp);
+    if (!end) {
+        *cut = 1;
+        return 0;
+    }
+    /* A capture interrupted by a signal whose handler captures too: the
+     * handler's capture neither reads nor writes the memo. */
+    memo *m = memo_busy ? NULL : thread_memo;
+    if (m) {
+        memo_busy = 1;
+        HP_SIGNAL_FENCE();
+        if (m->valid && m->sp == sp && (!m->bp_used || m->bp == bp) && m->gen == gen && m->max == max &&
+            m->end == end) {
+            /* Same place, same stack pointer: the walk would read the same
+             * words, which lie in [sp, end) of the stack this thread runs on
+             * now (mapped). If they all hold what they held, it would give the
+             * same frames. The loads are independent, unlike a walk's. */
+            unsigned k = 0;
+            for (; k < m->nreads; k++) {
+                uintptr_t w;
+                memcpy(&w, (const void *)m->addr[k], sizeof w);
+                if (w != m->value[k])
+                    break;
+            }
+            if (k == m->nreads) {
+                memcpy(pcs, m->pcs, m->n * sizeof *pcs);
+                *cut = m->cut;
+                HP_SIGNAL_FENCE();
+                memo_busy = 0;
+                return m->n;
+            }
+        }
+        m->valid = 0;
+        m->sp = sp;
+        m->bp = bp;
+        m->gen = gen;
+        m->max = max;
+        m->end = end;
+    }
+    unsigned n = walk(pc, sp, bp, end, gen, pcs, max, cut, m);
+    if (m) {
+        HP_SIGNAL_FENCE();
+        memo_busy = 0;
+    }
+    return n;
+}
+
+void hp_unwind_thread_exit(void) {
+    memo *m = thread_memo;
+    thread_memo = NULL;
+    HP_SIGNAL_FENCE();
+    hp_free(m);
 }

@@ -22,6 +22,10 @@ void hp_unwind_init(void);
  * a frame without CFI, CFI not supported, a read outside the known stack. */
 unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned max, int *cut);
 
+/* The thread ends: frees its memo of the last capture (recorder.c's
+ * thread-exit destructor; no capture on this thread after it). */
+void hp_unwind_thread_exit(void);
+
 /* The thread's alternate signal stack changed (sigaltstack hook): ss as the
  * program passed it and the call succeeded. */
 void hp_unwind_note_altstack(const stack_t *ss);
