@@ -4,8 +4,9 @@
  * return address, CFI that is not followed, every truncation of a record;
  * the .eh_frame_hdr search table; the __restore_rt bytes. Then the unwinder
  * itself (src/record/unwind.c) against libunwind in this very process: a
- * deep recursion, frames with and without frame pointers, and a signal
- * handler running on an alternate stack. */
+ * deep recursion, frames with and without frame pointers, a signal
+ * handler running on an alternate stack, and the per-thread memo of the
+ * last capture when a caller changes under the same stack pointer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -282,6 +283,34 @@ static void test_unwind_matches_libunwind(void **state) {
     assert_same_stacks(70);
 }
 
+/* Two callers with the same frame: capture_both runs at the same stack
+ * pointer from both, so the second capture finds the first one's memo and
+ * must see that a return address on the stack changed. */
+__attribute__((noipa)) static void via_a(void) {
+    capture_both();
+    __asm__ volatile("" ::: "memory");
+}
+__attribute__((noipa)) static void via_b(void) {
+    capture_both();
+    __asm__ volatile("" ::: "memory");
+}
+
+static void test_memo_sees_a_new_caller(void **state) {
+    (void)state;
+    uintptr_t first[MAXF];
+    for (int round = 0; round < 3; round++) {
+        via_a();
+        assert_same_stacks(3);
+        memcpy(first, own_pcs, sizeof first);
+        via_b();
+        assert_same_stacks(3);
+        assert_true(own_pcs[1] != first[1]); /* in via_b, not via_a */
+        via_a();
+        assert_same_stacks(3);
+        assert_true(own_pcs[1] == first[1]); /* in via_a again (the call sites in here differ) */
+    }
+}
+
 static void on_usr1(int sig) {
     (void)sig;
     capture_both();
@@ -317,6 +346,7 @@ int main(void) {
         cmocka_unit_test(test_sigreturn_bytes),
         cmocka_unit_test(test_unwind_matches_libunwind),
         cmocka_unit_test(test_unwind_alt_stack),
+        cmocka_unit_test(test_memo_sees_a_new_caller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
