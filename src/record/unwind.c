@@ -74,6 +74,7 @@ typedef struct memo {
     uint32_t gen;
     unsigned max, n, nreads;
     int cut, bp_used; /* bp_used: the walk depended on the entry rbp */
+    unsigned misses;  /* captures since the last replay */
     uintptr_t pcs[MEMO_FRAMES];
     uintptr_t addr[MEMO_READS], value[MEMO_READS];
     uint8_t needed[MEMO_READS]; /* while recording: whether the read decides the result */
@@ -91,8 +92,10 @@ static void learn_thread(void) {
     thread_known = 1;
     if (!thread_memo) {
         memo *m = hp_malloc(sizeof *m);
-        if (m)
+        if (m) {
             m->valid = 0;
+            m->misses = 0;
+        }
         thread_memo = m;
     }
     if (!(main_known && pthread_equal(pthread_self(), main_thread))) {
@@ -185,9 +188,9 @@ static int pack(const hp_recipe *r, uint64_t *out) {
 #define V_CFA_RBP(v) (((v) >> 35) & 1)
 #define V_DEREF(v) (((v) >> 36) & 1)
 #define V_RBP_RULE(v) ((unsigned)((v) >> 37) & 3u)
-#define V_SIGNED(v, shift, bits)                                                                                   \
-    ((intptr_t)(((v) >> (shift)) & ((UINT64_C(1) << (bits)) - 1)) -                                              \
-     ((intptr_t)((((v) >> (shift)) >> ((bits) - 1)) & 1) << (bits)))
+/* Two instructions: the field moved to the top, then an arithmetic shift
+ * down (GCC and Clang define >> of a negative value as arithmetic). */
+#define V_SIGNED(v, shift, bits) ((intptr_t)((int64_t)((v) << (64 - (shift) - (bits))) >> (64 - (bits))))
 #define V_RA_OFF(v) V_SIGNED(v, 39, 8)
 #define V_CFA_OFF2(v) V_SIGNED(v, 47, 8)
 #define V_RBP_OFF(v) V_SIGNED(v, 55, 9)
@@ -284,47 +287,30 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
         first = 0;
         hp_recipe slow;
         uint64_t v = recipe_for(pc, exact, gen, &slow);
-        unsigned kind, rbp_rule;
-        int cfa_rbp, deref;
-        intptr_t cfa_off, cfa_off2, ra_off, rbp_off;
-        if (HP_LIKELY(v != 0)) {
-            kind = V_KIND(v);
-            cfa_rbp = (int)V_CFA_RBP(v);
-            deref = (int)V_DEREF(v);
-            rbp_rule = V_RBP_RULE(v);
-            cfa_off = V_CFA_OFF(v);
-            cfa_off2 = V_CFA_OFF2(v);
-            ra_off = V_RA_OFF(v);
-            rbp_off = V_RBP_OFF(v);
-        } else {
-            kind = slow.kind;
-            cfa_rbp = slow.cfa_reg == HP_DW_RBP;
-            deref = slow.cfa_deref;
-            rbp_rule = slow.rbp_rule;
-            cfa_off = slow.cfa_off;
-            cfa_off2 = slow.cfa_off2;
-            ra_off = slow.ra_off;
-            rbp_off = slow.rbp_off;
-        }
+        /* Each field is decoded where it is used (most frames need two). */
+#define F(packed, field) (HP_LIKELY(v != 0) ? (packed) : (intptr_t)slow.field)
+        unsigned kind = HP_LIKELY(v != 0) ? V_KIND(v) : slow.kind;
         if (HP_LIKELY(kind == HP_RECIPE_FRAME)) {
             uintptr_t base = sp;
-            if (cfa_rbp) {
+            if (HP_LIKELY(v != 0) ? V_CFA_RBP(v) : slow.cfa_reg == HP_DW_RBP) {
                 if (!bp_known)
                     break;
                 base = bp;
                 USE_BP();
             }
-            uintptr_t cfa = base + (uintptr_t)cfa_off;
-            if (deref) {
+            uintptr_t cfa = base + (uintptr_t)F(V_CFA_OFF(v), cfa_off);
+            if (F((intptr_t)V_DEREF(v), cfa_deref)) {
                 if (!LOAD(cfa, sp, &cfa))
                     break;
-                cfa += (uintptr_t)cfa_off2;
+                cfa += (uintptr_t)F(V_CFA_OFF2(v), cfa_off2);
             }
             uintptr_t ra;
-            if (cfa <= sp || cfa > end || !LOAD(cfa + (uintptr_t)ra_off, sp, &ra))
+            if (cfa <= sp || cfa > end || !LOAD(cfa + (uintptr_t)F(V_RA_OFF(v), ra_off), sp, &ra))
                 break;
-            switch (rbp_rule) {
+            intptr_t rbp_off;
+            switch (F((intptr_t)V_RBP_RULE(v), rbp_rule)) {
             case HP_RBP_AT_CFA:
+                rbp_off = F(V_RBP_OFF(v), rbp_off);
                 if (!LOAD_AS(cfa + (uintptr_t)rbp_off, sp, &bp, 0)) {
                     bp_known = 0;
                     bp_read = -1;
@@ -335,6 +321,7 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
                 bp_initial = 0;
                 break;
             case HP_RBP_AT_RBP:
+                rbp_off = F(V_RBP_OFF(v), rbp_off);
                 if (bp_known)
                     USE_BP();
                 if (!bp_known || !LOAD_AS(bp + (uintptr_t)rbp_off, sp, &bp, 0)) {
@@ -380,6 +367,7 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
     }
     *cut = 1;
 done:
+#undef F
 #undef LOAD
 #undef LOAD_AS
 #undef USE_BP
@@ -441,6 +429,7 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
             if (k == m->nreads) {
                 memcpy(pcs, m->pcs, m->n * sizeof *pcs);
                 *cut = m->cut;
+                m->misses = 0;
                 HP_SIGNAL_FENCE();
                 memo_busy = 0;
                 return m->n;
@@ -453,7 +442,12 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
         m->max = max;
         m->end = end;
     }
-    unsigned n = walk(pc, sp, bp, end, gen, pcs, max, cut, m);
+    /* Where captures rarely repeat (many call paths), recording costs more
+     * than it saves: after 8 misses in a row only every 16th walk records. */
+    memo *rec = m;
+    if (m && ++m->misses > 8 && (m->misses & 15) != 0)
+        rec = NULL;
+    unsigned n = walk(pc, sp, bp, end, gen, pcs, max, cut, rec);
     if (m) {
         HP_SIGNAL_FENCE();
         memo_busy = 0;
