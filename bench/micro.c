@@ -9,12 +9,15 @@
  *  addrset  hp_addrset_remove negative lookups with 0 / 1k / 100k entries.
  *  sample   hp_stack_capture + hp_ring_reserve/commit at stack depth 10 and 64,
  *           and the other parts of a sample (addrset insert, next gap).
+ *  capture  the two unwinders alone, warm, at depth 10 and 64: heapprof's own
+ *           (hp_unwind_backtrace) and libunwind's unw_backtrace; and the
+ *           first capture of a new thread with each.
  *  flusher  aggregate 1,000,000 live samples on 10,000 stacks, then encode and
  *           gzip the profile: time, heapprof's own memory (hp_own_bytes), the
  *           profile's size; then the flusher's steady state at that live count
  *           (FREE + ALLOC pairs) and every sample freed.
  *
- * usage: bench-micro [--quick] [shim|addrset|sample|flusher]...
+ * usage: bench-micro [--quick] [shim|addrset|sample|flusher|capture]...
  * The library path is built in (HEAPPROF_LIB_PATH) unless $HEAPPROF_LIB is set.
  * Per-op figures are medians over many batches; "added" is the median of the
  * per-round differences (heapprof batch minus the glibc batch next to it). */
@@ -40,6 +43,11 @@
 #include "record/ring.h"
 #include "record/sampler.h"
 #include "record/stack.h"
+#include "record/unwind.h"
+#include "record/unwind_tables.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 
 #define NOINLINE __attribute__((noinline))
 #define BARRIER() __asm__ volatile("" ::: "memory")
@@ -422,7 +430,10 @@ static void bench_sample(void) {
     /* hp_stack_init is deliberately not called: it marks the executable
      * heapprof is linked into as "own code", which here is this benchmark, and
      * every frame would be skipped. Without it nothing is skipped, so the
-     * captured count is the real program depth. */
+     * captured count is the real program depth. The own unwinder's tables
+     * and the main thread's bounds are what it needs instead. */
+    hp_unwind_init();
+    hp_unwind_tables_refresh();
     hp_ring *ring = hp_ring_acquire();
     if (!ring || hp_addrset_init() != 0) {
         printf("sample: no ring (skipped)\n");
@@ -463,6 +474,103 @@ static void bench_sample(void) {
     hp_ring_release(ring);
     size_t drained = 0;
     hp_rings_drain(drain_noop, &drained);
+}
+
+/* --------------------------------------------------------------- capture */
+
+typedef struct {
+    int libunwind; /* 0: own unwinder, 1: unw_backtrace */
+    unsigned got;
+    double ns;
+} capture_ctx;
+
+#define CAPTURE_MAX (HP_DEFAULT_DEPTH + 9) /* what hp_stack_capture asks for */
+
+static NOINLINE void capture_batch(capture_ctx *c) {
+    uintptr_t pcs[CAPTURE_MAX];
+    void *lpcs[CAPTURE_MAX];
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < SAMPLE_BATCH; i++) {
+        int cut;
+        c->got = c->libunwind ? (unsigned)unw_backtrace(lpcs, CAPTURE_MAX) : hp_unwind_backtrace(pcs, CAPTURE_MAX, &cut);
+        BARRIER();
+    }
+    c->ns = (double)(now_ns() - t0) / SAMPLE_BATCH;
+}
+
+static NOINLINE void capture_at_depth(capture_ctx *c, int depth) {
+    if (depth > 0) {
+        capture_at_depth(c, depth - 1);
+        BARRIER();
+        return;
+    }
+    capture_batch(c);
+}
+
+static double time_capture(int libunwind, int depth, unsigned *got) {
+    int reps = quick ? 20 : 3000;
+    double *v = xmalloc(sizeof(double) * (size_t)reps);
+    capture_ctx c = {libunwind, 0, 0};
+    for (int r = 0; r < reps; r++) {
+        capture_at_depth(&c, depth - 4);
+        v[r] = c.ns;
+    }
+    *got = c.got;
+    double m = median(v, (size_t)reps);
+    free(v);
+    return m;
+}
+
+/* The first capture on a fresh thread, at depth ~10. */
+static void *first_capture_thread(void *arg) {
+    capture_ctx *c = arg;
+    uintptr_t pcs[CAPTURE_MAX];
+    void *lpcs[CAPTURE_MAX];
+    int cut;
+    uint64_t t0 = now_ns();
+    c->got = c->libunwind ? (unsigned)unw_backtrace(lpcs, CAPTURE_MAX) : hp_unwind_backtrace(pcs, CAPTURE_MAX, &cut);
+    c->ns = (double)(now_ns() - t0);
+    return NULL;
+}
+
+static double time_first_capture(int libunwind) {
+    int reps = quick ? 5 : 200;
+    double *v = xmalloc(sizeof(double) * (size_t)reps);
+    for (int r = 0; r < reps; r++) {
+        capture_ctx c = {libunwind, 0, 0};
+        pthread_t t;
+        if (pthread_create(&t, NULL, first_capture_thread, &c) != 0) {
+            v[r] = 0;
+            continue;
+        }
+        pthread_join(t, NULL);
+        v[r] = c.ns;
+    }
+    double m = median(v, (size_t)reps);
+    free(v);
+    return m;
+}
+
+static void bench_capture(void) {
+    hp_unwind_init();
+    if (hp_unwind_tables_refresh() != 0) {
+        printf("capture: no unwind tables (skipped)\n");
+        return;
+    }
+    /* As heapprof sets libunwind up (record/stack.c). */
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    printf("\n## Stack capture alone: own unwinder vs libunwind (warm; batches of %d)\n\n", SAMPLE_BATCH);
+    printf("| program stack depth | frames | own ns | libunwind ns |\n|---:|---:|---:|---:|\n");
+    const int depths[] = {10, 64};
+    for (int di = 0; di < 2; di++) {
+        unsigned got = 0, got2 = 0;
+        double own = time_capture(0, depths[di], &got);
+        double lu = time_capture(1, depths[di], &got2);
+        printf("| %d | %u (libunwind %u) | %.1f | %.1f |\n", depths[di], got, got2, own, lu);
+    }
+    double own_first = time_first_capture(0), lu_first = time_first_capture(1);
+    printf("\nfirst capture of a new thread (median of %d threads): own %.1f us, libunwind %.1f us\n",
+           quick ? 5 : 200, own_first / 1000.0, lu_first / 1000.0);
 }
 
 /* --------------------------------------------------------------- flusher */
@@ -726,18 +834,18 @@ static void bench_flusher(void) {
 }
 
 int main(int argc, char **argv) {
-    int want[4] = {0, 0, 0, 0}, any = 0;
-    const char *names[4] = {"shim", "addrset", "sample", "flusher"};
+    int want[5] = {0, 0, 0, 0, 0}, any = 0;
+    const char *names[5] = {"shim", "addrset", "sample", "flusher", "capture"};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             quick = 1;
             continue;
         }
         int k = 0;
-        while (k < 4 && strcmp(argv[i], names[k]) != 0)
+        while (k < 5 && strcmp(argv[i], names[k]) != 0)
             k++;
-        if (k == 4) {
-            fprintf(stderr, "usage: bench-micro [--quick] [shim|addrset|sample|flusher]...\n");
+        if (k == 5) {
+            fprintf(stderr, "usage: bench-micro [--quick] [shim|addrset|sample|flusher|capture]...\n");
             return 2;
         }
         want[k] = any = 1;
@@ -749,6 +857,8 @@ int main(int argc, char **argv) {
         bench_shim();
     if (!any || want[1])
         bench_addrset();
+    if (!any || want[4])
+        bench_capture();
     if (!any || want[2])
         bench_sample();
     if (!any || want[3])

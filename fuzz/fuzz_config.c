@@ -37,12 +37,12 @@
  * name, so a variable added to config.c without being added here fails the
  * fuzzer instead of going unfuzzed. */
 enum { V_RATE, V_SEED, V_DEPTH, V_INTERVAL, V_FLUSH_MS, V_OUT, V_HTTP, V_SIGNAL, V_HEADERS, V_CHILDREN, V_CONTROL_SIGNAL,
-       V_BUILD_IDS, V_DUMP_GROWTH, V_DUMP_NEAR_LIMIT, V_LEAK_REPORT, NVARS };
+       V_BUILD_IDS, V_DUMP_GROWTH, V_DUMP_NEAR_LIMIT, V_LEAK_REPORT, V_UNWIND, NVARS };
 static const char *const k_vars[NVARS] = {
     "HEAPPROF_RATE", "HEAPPROF_SEED", "HEAPPROF_DEPTH", "HEAPPROF_INTERVAL",
     "HEAPPROF_FLUSH_MS", "HEAPPROF_OUT", "HEAPPROF_HTTP", "HEAPPROF_SIGNAL",
     "HEAPPROF_HEADERS", "HEAPPROF_CHILDREN", "HEAPPROF_CONTROL_SIGNAL", "HEAPPROF_BUILD_IDS",
-    "HEAPPROF_DUMP_GROWTH", "HEAPPROF_DUMP_NEAR_LIMIT", "HEAPPROF_LEAK_REPORT",
+    "HEAPPROF_DUMP_GROWTH", "HEAPPROF_DUMP_NEAR_LIMIT", "HEAPPROF_LEAK_REPORT", "HEAPPROF_UNWIND",
 };
 
 /* The fake environment of one run. hp_getenv_fn has no context argument,
@@ -327,6 +327,20 @@ static void check_config(const hp_config *c)
     }
     if (v == NULL || g_warned[V_HEADERS])
         check(c->headers == 1, "headers not default (1)");
+
+    v = g_value[V_UNWIND];
+    if (v != NULL) {
+        static const char *const words[] = {"own", "libunwind", "compare"};
+        int expect = -1;
+        for (int i = 0; i < 3; i++)
+            if (strcmp(v, words[i]) == 0)
+                expect = i;
+        check(g_warned[V_UNWIND] == (expect < 0), "unwind warning unlike the three words");
+        if (expect >= 0)
+            check(c->unwind == expect, "unwind differs from its word");
+    }
+    if (v == NULL || g_warned[V_UNWIND])
+        check(c->unwind == 0, "unwind not default (own)");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -441,6 +441,7 @@ enum option_kind {
     KIND_PATH,    /* min..max bytes, copied into a char array */
     KIND_HTTP,    /* [address]:port, port min..max */
     KIND_SIGNAL,  /* a catchable signal; its range (SIGRTMAX) is known only at run time */
+    KIND_CHOICE,  /* one of the words in choices, stored as its index */
 };
 
 typedef struct option {
@@ -453,7 +454,11 @@ typedef struct option {
     const char *fallback; /* after "; using " when the default is HP_OPTION_UNSET */
     const char *if_empty; /* the problem for a set-but-empty value, when it has words of its own */
     const char *if_syntax, *if_range;
+    const char *const *choices; /* KIND_CHOICE: the accepted words, NULL-terminated */
 } option;
+
+/* HEAPPROF_UNWIND, in the order of HP_UNWIND_* (config.h). */
+static const char *const k_unwind_choices[] = {"own", "libunwind", "compare", NULL};
 
 #define FIELD(f) .offset = offsetof(hp_config, f), .size = sizeof(((hp_config *)0)->f)
 
@@ -509,6 +514,9 @@ static const option k_options[] = {
     {.info = {"HEAPPROF_LEAK_REPORT", STR(HP_DEFAULT_LEAK_REPORT), "1 = a table of the stacks still in use on stderr at exit"},
      .kind = KIND_BOOL, .min = 0, .max = 1, FIELD(leak_report),
      .if_syntax = "is not 0 or 1", .if_range = "is not 0 or 1"},
+    {.info = {"HEAPPROF_UNWIND", HP_DEFAULT_UNWIND, "stack unwinder: own (built in) or libunwind"},
+     .kind = KIND_CHOICE, FIELD(unwind), .choices = k_unwind_choices,
+     .if_empty = "is empty", .if_syntax = "is not own, libunwind or compare"},
 };
 
 /* Numeric fields are uint64_t, unsigned or int; every range fits the field. */
@@ -555,6 +563,14 @@ static enum parse_status parse_option(const option *o, const char *text, hp_conf
         field[n] = '\0';
         return PARSE_OK;
     }
+    case KIND_CHOICE:
+        for (unsigned i = 0; o->choices[i] != NULL; i++)
+            if (strcmp(text, o->choices[i]) == 0) {
+                int index = (int)i;
+                memcpy(field, &index, sizeof index);
+                return PARSE_OK;
+            }
+        return PARSE_SYNTAX;
     case KIND_HTTP: {
         hp_http_config h;
         st = parse_http_st(text, o->min, o->max, &h);

@@ -41,7 +41,13 @@ typedef struct hp_config {
     uint64_t dump_growth;   /* HEAPPROF_DUMP_GROWTH: a dump each time in-use grows by this many bytes; 0 = off */
     unsigned dump_near_limit; /* HEAPPROF_DUMP_NEAR_LIMIT: % of the cgroup memory limit; 0 = off */
     int leak_report;        /* HEAPPROF_LEAK_REPORT: 1 = stacks still in use on stderr at exit */
+    int unwind;             /* HEAPPROF_UNWIND: HP_UNWIND_OWN (default), _LIBUNWIND or _COMPARE */
 } hp_config;
+
+/* HEAPPROF_UNWIND's values. */
+#define HP_UNWIND_OWN 0
+#define HP_UNWIND_LIBUNWIND 1
+#define HP_UNWIND_COMPARE 2 /* both, differences reported: for the differential tests */
 
 /* The defaults, as plain literals: the options table in config.c turns each
  * into its default text by stringizing it (the "using 524288" of a warning,
@@ -67,6 +73,7 @@ typedef struct hp_config {
 #define HP_MAX_DUMP_GROWTH (1ull << 40)
 #define HP_DEFAULT_DUMP_NEAR_LIMIT 0
 #define HP_DEFAULT_LEAK_REPORT 0
+#define HP_DEFAULT_UNWIND "own"
 
 /* Looks a variable up; NULL when unset. Production passes secure_getenv. */
 typedef const char *(*hp_getenv_fn)(const char *name);

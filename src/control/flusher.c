@@ -20,6 +20,7 @@
 #include "control/state.h"
 #include "record/recorder.h"
 #include "record/runtime.h"
+#include "record/unwind_tables.h"
 #include "record/wakeup.h"
 
 static pthread_t flusher_thread;
@@ -101,6 +102,9 @@ static void *flusher_main(void *arg) {
             hp_state_drain();
             uint64_t inuse = hp_profile_inuse_bytes(hp_state_profile());
             hp_state_unlock();
+            /* Objects the program's libc loaded without dlopen (NSS,
+             * iconv): outside the state lock (the loader lock is taken). */
+            hp_unwind_tables_refresh_if_changed();
             triggered = hp_triggers_check(inuse, why, sizeof why);
         }
         if (stop) {

@@ -10,6 +10,7 @@
 #include "record/ring.h"
 #include "record/runtime.h"
 #include "record/sample_mark.h"
+#include "record/stack.h"
 
 void hp_comments_build(hp_comments *c, const hp_profile *p, const char *what) {
     hp_profile_stats ps;
@@ -25,11 +26,11 @@ void hp_comments_build(hp_comments *c, const hp_profile *p, const char *what) {
     hp_rate_control_stats_get(&rc);
     snprintf(c->counts, sizeof c->counts,
              "heapprof samples=%llu frees=%llu live_samples=%llu stacks=%llu truncated_stacks=%llu depth=%u "
-             "rate=%llu rate_changes=%llu rate_requests_rejected=%llu",
+             "rate=%llu rate_changes=%llu rate_requests_rejected=%llu unwind_cut_stacks=%llu",
              (unsigned long long)ps.samples, (unsigned long long)ps.frees, (unsigned long long)ps.live_samples,
              (unsigned long long)ps.stacks, (unsigned long long)ps.truncated, hp_cfg.depth,
              (unsigned long long)hp_current_rate(), (unsigned long long)rc.changes,
-             (unsigned long long)rc.rejected);
+             (unsigned long long)rc.rejected, (unsigned long long)hp_stack_cut_count());
     snprintf(c->loss, sizeof c->loss,
              "heapprof ring_overflow_segments=%llu spilled_frees=%llu unrecorded_samples=%llu lost_events=%llu "
              "pending_frees=%llu",

@@ -1,12 +1,17 @@
-/* dlclose is interposed only to remember the object being unloaded: a
- * profile written later must still name the functions of a plugin that
- * allocated and was then closed. */
+/* dlclose is interposed to remember the object being unloaded: a profile
+ * written later must still name the functions of a plugin that allocated and
+ * was then closed. After it, the unwinder's tables are brought up to date
+ * (record/unwind_tables.c), so no recipe of the unloaded code is used again.
+ * dlopen is deliberately not interposed: glibc finds the RUNPATH and the
+ * namespace of the object that called dlopen from its return address, which
+ * would then be ours; the unwinder finds new objects with _dl_find_object. */
 #include <dlfcn.h>
 #include <stdatomic.h>
 
 #include "base/common.h"
 #include "control/state.h"
 #include "record/recorder.h"
+#include "record/unwind_tables.h"
 
 typedef int (*dlclose_fn)(void *);
 
@@ -23,5 +28,9 @@ HP_EXPORT int dlclose(void *handle) {
     int guard = hp_guard_enter();
     hp_state_note_objects();
     hp_guard_leave(guard);
-    return next(handle);
+    int rc = next(handle);
+    guard = hp_guard_enter();
+    hp_unwind_tables_refresh_if_changed();
+    hp_guard_leave(guard);
+    return rc;
 }

@@ -16,6 +16,7 @@
 #include "record/sampler.h"
 #include "record/spill.h"
 #include "record/stack.h"
+#include "record/unwind.h"
 #include "record/wakeup.h"
 
 HP_TLS _Atomic uint64_t hp_tls_bytes_left;
@@ -240,6 +241,7 @@ static void thread_exit_cb(void *arg) {
     kick_unregister();
     atomic_store_explicit(&hp_tls_bytes_left, UINT64_MAX, memory_order_relaxed); /* teardown allocations are not sampled */
     HP_SIGNAL_BARRIER();
+    hp_unwind_thread_exit();
     if (r)
         hp_ring_release(r);
     tls.guard = outer;

@@ -4,14 +4,31 @@
 #include <elf.h>
 #include <link.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
 #include "base/common.h"
+#include "base/config.h"
 #include "base/warn.h"
 #include "record/recorder.h"
+#include "record/runtime.h"
+#include "record/unwind.h"
+#include "record/unwind_tables.h"
+
+/* Which unwinder captures: heapprof's own (record/unwind.c, the default),
+ * libunwind (HEAPPROF_UNWIND=libunwind), or both with the results compared
+ * (HEAPPROF_UNWIND=compare, for the differential tests). Set once in
+ * hp_stack_init, before any capture. */
+static int unwind_mode;
+
+/* Stacks the own unwinder could not follow to their end (no CFI, CFI it does
+ * not support, a frame outside the known stacks). Relaxed: a statistic. */
+static _Atomic uint64_t cut_stacks;
+/* HEAPPROF_UNWIND=compare: captures compared and how many differed. */
+static _Atomic uint64_t compared, differed;
 
 /* How libunwind is reached.
  *
@@ -50,11 +67,16 @@ static unsigned own_segments;
 extern const unsigned char __ehdr_start[] __attribute__((visibility("hidden")));
 
 void hp_stack_init(void) {
+    unwind_mode = hp_cfg.unwind;
+    hp_unwind_init();
 #ifndef HP_UNWIND_DLOPEN
     /* Per-thread unwind caches: the global cache takes a lock with the signal
      * mask swapped around it (two rt_sigprocmask calls per use). */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     atomic_store_explicit(&backtrace_fn, unw_backtrace, memory_order_release);
+    /* The unit tests have no constructor that calls hp_stack_load. */
+    if (unwind_mode != HP_UNWIND_LIBUNWIND)
+        hp_unwind_tables_refresh();
 #endif
     const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)(const void *)__ehdr_start;
     const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
@@ -86,6 +108,10 @@ static int sanitizer_runtime_present(void) { return dlsym(RTLD_DEFAULT, "__sanit
 
 int hp_stack_load(void) {
 #ifdef HP_UNWIND_DLOPEN
+    if (unwind_mode != HP_UNWIND_LIBUNWIND && hp_unwind_tables_refresh() != 0)
+        hp_warnf("heapprof: out of memory for the unwind tables; samples are recorded without call stacks");
+    if (unwind_mode == HP_UNWIND_OWN)
+        return 0; /* libunwind is not loaded at all: no pipe, no descriptors */
     static int tried;
     if (tried)
         return atomic_load_explicit(&backtrace_fn, memory_order_acquire) ? 0 : -1;
@@ -129,13 +155,19 @@ static int is_own_frame(uintptr_t pc) {
  * differences between builds. */
 #define HP_OWN_FRAMES_MAX 8
 
-unsigned hp_stack_capture(uintptr_t *frames, unsigned max, int *truncated) {
-    /* Ask for our own frames plus one frame more than kept, so a cut stack can
-     * be told from one that just fits. */
-    if (max > 256)
-        max = 256;
-    unsigned want = max + HP_OWN_FRAMES_MAX + 1;
-    void *local[want]; /* sized by the depth limit: ~600 bytes at the default */
+/* Drops the frames above the program's call: a leading run outside heapprof
+ * (libunwind's own unw_backtrace), then heapprof's own frames. */
+static unsigned skip_own(const uintptr_t *pcs, unsigned got, int libunwind) {
+    unsigned skip = 0;
+    if (libunwind)
+        while (skip < got && !is_own_frame(pcs[skip]) && skip < 2)
+            skip++;
+    while (skip < got && is_own_frame(pcs[skip]))
+        skip++;
+    return skip;
+}
+
+static unsigned libunwind_capture(uintptr_t *pcs, unsigned want) {
     hp_backtrace_fn bt = atomic_load_explicit(&backtrace_fn, memory_order_acquire);
     int got = 0;
     if (!bt) {
@@ -150,24 +182,96 @@ unsigned hp_stack_capture(uintptr_t *frames, unsigned max, int *truncated) {
          * restored after it. */
         uint64_t gap = hp_tls_bytes_left;
         hp_tls_bytes_left = UINT64_MAX;
-        got = bt(local, (int)want);
+        got = bt((void **)pcs, (int)want);
         hp_tls_bytes_left = gap;
         unwinder_warm = 1;
 #endif
     } else {
-        got = bt(local, (int)want);
+        got = bt((void **)pcs, (int)want);
     }
-    if (got <= 0) {
-        *truncated = 0;
-        return 0;
+    return got > 0 ? (unsigned)got : 0;
+}
+
+/* Whether this thread has captured with the own unwinder yet: its first
+ * capture learns the stack bounds (pthread_getattr_np allocates). */
+static HP_TLS int own_warm;
+
+static unsigned own_capture(uintptr_t *pcs, unsigned want, int *cut) {
+    if (HP_UNLIKELY(!own_warm)) {
+        /* As above: the allocations made while learning the bounds are
+         * heapprof's and must not come due. */
+        uint64_t gap = hp_tls_bytes_left;
+        hp_tls_bytes_left = UINT64_MAX;
+        unsigned got = hp_unwind_backtrace(pcs, want, cut);
+        hp_tls_bytes_left = gap;
+        own_warm = 1;
+        return got;
     }
-    unsigned skip = 0;
-    while (skip < (unsigned)got && is_own_frame((uintptr_t)local[skip]))
-        skip++;
-    unsigned n = (unsigned)got - skip;
+    return hp_unwind_backtrace(pcs, want, cut);
+}
+
+static void print_pcs(char *buf, size_t cap, const uintptr_t *pcs, unsigned n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < n && used + 20 < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, " %#lx", (unsigned long)pcs[i]);
+}
+
+/* HEAPPROF_UNWIND=compare: both unwinders, the first differences printed
+ * (a test mode: the printing makes system calls). */
+static void compare_with_libunwind(const uintptr_t *own, unsigned n_own, int cut, unsigned max, unsigned want) {
+    uintptr_t other[want];
+    unsigned got = libunwind_capture(other, want);
+    unsigned skip = skip_own(other, got, 1);
+    unsigned n = got - skip;
+    atomic_fetch_add_explicit(&compared, 1, memory_order_relaxed);
+    /* What the profile keeps: the first max frames, and whether there were more. */
+    unsigned kept_own = n_own < max ? n_own : max, kept = n < max ? n : max;
+    if (kept == kept_own && (n > max) == (n_own > max) && memcmp(own, other + skip, kept * sizeof *own) == 0)
+        return;
+    uint64_t k = atomic_fetch_add_explicit(&differed, 1, memory_order_relaxed);
+    if (k >= 10)
+        return;
+    char a[400], b[400];
+    print_pcs(a, sizeof a, own, n_own < 16 ? n_own : 16);
+    print_pcs(b, sizeof b, other + skip, n < 16 ? n : 16);
+    hp_warnf("heapprof: unwind compare: differ (own %u frames%s:%s) (libunwind %u frames:%s)", n_own,
+             cut ? ", cut" : "", a, n, b);
+}
+
+__attribute__((destructor)) static void compare_report(void) {
+    if (unwind_mode == HP_UNWIND_COMPARE)
+        hp_warnf("heapprof: unwind compare: %llu stacks, %llu differ",
+                 (unsigned long long)atomic_load_explicit(&compared, memory_order_relaxed),
+                 (unsigned long long)atomic_load_explicit(&differed, memory_order_relaxed));
+}
+
+uint64_t hp_stack_cut_count(void) { return atomic_load_explicit(&cut_stacks, memory_order_relaxed); }
+
+unsigned hp_stack_capture(uintptr_t *frames, unsigned max, int *truncated) {
+    /* Ask for our own frames plus one frame more than kept, so a cut stack can
+     * be told from one that just fits. */
+    if (max > 256)
+        max = 256;
+    unsigned want = max + HP_OWN_FRAMES_MAX + 1;
+    uintptr_t local[want]; /* sized by the depth limit: ~600 bytes at the default */
+    unsigned got, skip;
+    if (unwind_mode == HP_UNWIND_LIBUNWIND) {
+        got = libunwind_capture(local, want);
+        skip = skip_own(local, got, 1);
+    } else {
+        int cut = 0;
+        got = own_capture(local, want, &cut);
+        skip = skip_own(local, got, 0);
+        if (cut)
+            atomic_fetch_add_explicit(&cut_stacks, 1, memory_order_relaxed);
+        if (HP_UNLIKELY(unwind_mode == HP_UNWIND_COMPARE))
+            compare_with_libunwind(local + skip, got - skip, cut, max, want);
+    }
+    unsigned n = got - skip;
     *truncated = n > max;
     if (n > max)
         n = max;
-    memcpy(frames, local + skip, n * sizeof(void *));
+    memcpy(frames, local + skip, n * sizeof *frames);
     return n;
 }

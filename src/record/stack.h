@@ -1,5 +1,6 @@
-/* Call-stack capture for a sampled allocation (libunwind's unw_backtrace:
- * ~100 ns, no system calls, works without frame pointers). */
+/* Call-stack capture for a sampled allocation: heapprof's own unwinder
+ * (record/unwind.c; no system call after a thread's first capture, works
+ * without frame pointers), or libunwind's unw_backtrace (HEAPPROF_UNWIND). */
 #ifndef HEAPPROF_STACK_H
 #define HEAPPROF_STACK_H
 
@@ -9,8 +10,9 @@
  * address range of heapprof's own code so its frames can be skipped. */
 void hp_stack_init(void);
 
-/* Loads the unwinder where it is not linked in (libheapprof.so: dlopen with
- * RTLD_LOCAL, see stack.c). Calls the loader: only from the constructor,
+/* Builds the unwind tables of the loaded objects (own unwinder), or loads
+ * libunwind where it is not linked in (libheapprof.so: dlopen with
+ * RTLD_LOCAL, see stack.c) when HEAPPROF_UNWIND asks for it. Calls the loader: only from the constructor,
  * never inside an allocation. Before it, captures have no frames. Prints one
  * line and returns -1 when the unwinder cannot be loaded; 0 otherwise. */
 int hp_stack_load(void);
@@ -19,5 +21,9 @@ int hp_stack_load(void);
  * frame outside heapprof (the program's call to malloc). Sets *truncated when
  * the stack was deeper than max. Returns the number of frames written. */
 unsigned hp_stack_capture(uintptr_t *frames, unsigned max, int *truncated);
+
+/* Stacks the own unwinder stopped before their outermost frame (a frame
+ * without CFI or with CFI it does not follow): the profile's comments. */
+uint64_t hp_stack_cut_count(void);
 
 #endif

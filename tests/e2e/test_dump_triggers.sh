@@ -18,15 +18,18 @@ MiB=1048576
 run growth HEAPPROF_RATE=65536 HEAPPROF_DUMP_GROWTH=8M -- "$prog" grow 40
 if expect_clean_run growth; then
     mapfile -t files < <(series "$TMP/growth")
-    check "4 growth dumps + the final dump (got ${#files[@]})" test "${#files[@]}" = 5
+    # Marks at 8, 16, 24, 32 MiB: 4 dumps, fewer when one drain (a loaded
+    # machine) sees two marks passed at once (one dump per drain at most).
+    n=${#files[@]}
+    check "2 to 4 growth dumps + the final dump (got $n)" bash -c "[ $n -ge 3 ] && [ $n -le 5 ]"
     prev=0
-    for f in "${files[@]:0:4}"; do
+    for f in "${files[@]:0:n-1}"; do
         go tool pprof -raw "$f" >"$TMP/raw" 2>&1
         check "${f##*/}: comments say dump on growth" grep -q "heapprof dump on growth: in-use estimate" "$TMP/raw"
         values "$f" >"$TMP/v"
         got=$(value "$TMP/v" grow inuse_space)
-        check "${f##*/}: grow() in use $got, more than the dump before ($prev) by about 8 MiB" \
-            awk -v g="$got" -v p="$prev" -v m=$MiB 'BEGIN { exit !(g - p > 6 * m && g - p < 14 * m) }'
+        check "${f##*/}: grow() in use $got, more than the dump before ($prev) by 8 MiB or more" \
+            awk -v g="$got" -v p="$prev" -v m=$MiB 'BEGIN { exit !(g - p > 6 * m && g < 44 * m) }'
         prev=$got
     done
 fi

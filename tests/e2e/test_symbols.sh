@@ -16,7 +16,7 @@ done
 # or public API), and say so in docs/design.md.
 allowed="
 malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc pvalloc malloc_usable_size free_sized free_aligned_sized
-exit _exit _Exit dlclose
+exit _exit _Exit dlclose sigaltstack
 sigaction signal bsd_signal sysv_signal __sysv_signal
 heapprof_dump heapprof_set_rate heapprof_get_stats
 "
