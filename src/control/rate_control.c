@@ -7,6 +7,7 @@
 
 #include "base/config.h"
 #include "base/warn.h"
+#include "control/signal_take.h"
 #include "record/runtime.h"
 #include "record/wakeup.h"
 
@@ -34,12 +35,7 @@ static void on_control_signal(int signo, siginfo_t *info, void *uctx) {
     if (!info || info->si_code != SI_QUEUE || info->si_value.sival_int < 0 ||
         hp_rate_control_request((uint64_t)info->si_value.sival_int) != 0)
         atomic_fetch_add_explicit(&rejected, 1, memory_order_relaxed);
-    if (previous.sa_flags & SA_SIGINFO) {
-        if (previous.sa_sigaction)
-            previous.sa_sigaction(signo, info, uctx);
-    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-        previous.sa_handler(signo);
-    }
+    hp_signal_chain(&previous, signo, info, uctx);
     errno = saved;
 }
 
@@ -55,14 +51,8 @@ int hp_rate_control_install(void) {
         hp_cfg.control_signal = 0;
         return EINVAL;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_control_signal;
-    /* SA_RESTART: a request must not make the program's read() fail with EINTR. */
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(signo, &sa, &previous) != 0) {
-        int err = errno;
+    int err = hp_signal_take(signo, on_control_signal, &previous);
+    if (err) {
         hp_warnf("heapprof: cannot install the HEAPPROF_CONTROL_SIGNAL handler for signal %d (error %d); no rate "
                  "control by signal",
                  signo, err);

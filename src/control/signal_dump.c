@@ -14,6 +14,7 @@
 
 #include "base/warn.h"
 #include "control/flusher.h"
+#include "control/signal_take.h"
 #include "record/runtime.h"
 
 /* Whatever was installed before us (normally SIG_DFL). Written once in the
@@ -26,15 +27,7 @@ static void on_dump_signal(int signo, siginfo_t *info, void *uctx)
      * must not see it change. */
     int saved = errno;
     hp_flusher_request_dump();
-    /* Chain to a real handler installed before ours, with the calling
-     * convention it asked for. SIG_DFL is not replayed: for SIGUSR2 & co it
-     * would terminate the program, the opposite of what was asked. */
-    if (previous.sa_flags & SA_SIGINFO) {
-        if (previous.sa_sigaction)
-            previous.sa_sigaction(signo, info, uctx);
-    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-        previous.sa_handler(signo);
-    }
+    hp_signal_chain(&previous, signo, info, uctx);
     errno = saved;
 }
 
@@ -43,20 +36,9 @@ int hp_signal_dump_install(void)
     int signo = hp_cfg.dump_signal;
     if (signo == 0)
         return 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_dump_signal;
-    /* SA_RESTART: a dump request must not make the program's read() or
-     * accept() fail with EINTR. The handler does not block other signals. */
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(signo, &sa, &previous) != 0) {
-        int err = errno;
-        char line[128];
-        snprintf(line, sizeof line, "heapprof: cannot install the HEAPPROF_SIGNAL handler for signal %d (error %d); no signal dumps",
+    int err = hp_signal_take(signo, on_dump_signal, &previous);
+    if (err)
+        hp_warnf("heapprof: cannot install the HEAPPROF_SIGNAL handler for signal %d (error %d); no signal dumps",
                  signo, err);
-        hp_warn(line);
-        return err;
-    }
-    return 0;
+    return err;
 }
