@@ -9,7 +9,8 @@ pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(build-essential g++ cmake pkg-config libunwind-dev zlib1g-dev
     libcmocka-dev golang-go graphviz
     clang libclang-rt-14-dev
-    curl python3 sqlite3 git redis-server redis-tools libjemalloc2 libgoogle-perftools4 libmimalloc2.0)
+    curl python3 sqlite3 git redis-server redis-tools libjemalloc2 libgoogle-perftools4 libmimalloc2.0
+    libpython3.11-testsuite)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: not a Debian system; make sure these (or their equivalents) are installed: ${pkgs[*]}" >&2
