@@ -56,12 +56,16 @@ def read_outcomes(path):
     return found
 
 
+def module_of(test_id):
+    """test.test_os.FileTests.test_access -> test.test_os (package modules keep their package)."""
+    return test_id.rsplit('.', 2)[0]
+
+
 def compare(plain_path, runs):
     plain = read_outcomes(plain_path)
     passed_plain = {t for t, o in plain.items() if o == 'pass'}
     counts = {o: sum(1 for v in plain.values() if v == o) for o in ('pass', 'skip', 'fail', 'error')}
-    modules = {t.split('.')[1] for t in plain if t.startswith('test.') and '.' in t[5:]}
-    print(f'plain: {len(plain)} test cases from {len(modules)} modules: '
+    print(f'plain: {len(plain)} test cases: '
           f'{counts["pass"]} passed, {counts["skip"]} skipped, '
           f'{counts["fail"]} failed, {counts["error"]} errors')
     for t in sorted(t for t, o in plain.items() if o in ('fail', 'error')):
@@ -75,8 +79,17 @@ def compare(plain_path, runs):
         skipped = sum(1 for t in passed_plain if got.get(t) == 'skip')
         print(f'{name}: {len(got)} test cases; of the {len(passed_plain)} that passed plain, '
               f'{passed} passed, {len(regressions)} did not')
+        # A module with no test case at all hung or crashed: one line for it.
+        by_module = {}
+        for t in passed_plain:
+            by_module.setdefault(module_of(t), []).append(t)
+        gone = {m for m, ts in by_module.items() if all(t not in got for t in ts)}
+        for m in sorted(gone):
+            print(f'  REGRESSION {name}: module {m}: none of its {len(by_module[m])} test cases '
+                  f'reported (it hung past the timeout or its process died; see its log)')
         for t in regressions:
-            print(f'  REGRESSION {name}: {got.get(t, "missing")}: {t}')
+            if module_of(t) not in gone:
+                print(f'  REGRESSION {name}: {got.get(t, "missing")}: {t}')
         if skipped:
             print(f'  ({skipped} of them were skipped under {name})')
         bad += len(regressions)

@@ -63,13 +63,14 @@ n_plain_excl=$(strip "$here/cpython_excluded.txt" | wc -l)
 n_defect_excl=$(strip "$here/known_heapprof_defects.txt" | wc -l)
 
 # Processes of a run that outlive it (a hung grandchild of a killed worker):
-# found by this run's own HEAPPROF_OUT/--tempdir path in their environment or
-# command line, and killed by pid.
+# found by this run's own PEER_RUN_TAG in their environment and killed by pid.
+# Read through every thread: a process whose main thread has ended (the
+# pthread_exit hang) has no /proc/PID/environ, only its other threads'.
 kill_leftovers() {
     local tag=$1 p
     for p in /proc/[0-9]*; do
         [ "${p#/proc/}" = $$ ] && continue
-        if grep -qsF "$tag" "$p/environ" || grep -qsF "$tag" "$p/cmdline"; then
+        if cat "$p"/task/*/environ 2>/dev/null | tr '\0' '\n' | grep -qxF "PEER_RUN_TAG=$tag"; then
             echo "peer: killing leftover process ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" | head -c 160)"
             kill -KILL "${p#/proc/}" 2>/dev/null
         fi
@@ -116,7 +117,12 @@ for cfg in $configs; do
             nsamples=$(go tool pprof -raw "$biggest" 2>"$out/pprof.err" |
                 awk '/^Samples:/ {s = 1; getline; next} /^Locations/ {s = 0} s && /^ *[0-9]+ .*: / {n++} END {print n + 0}')
         fi
-        note="$note, $nfiles profiles, largest $(basename "${biggest:-none}") has $nsamples samples"
+        lost=$(go tool pprof -raw "$biggest" 2>/dev/null | sed -n 's/.* lost_events=\([0-9]*\).*/\1/p')
+        note="$note, $nfiles profiles, largest $(basename "${biggest:-none}") has $nsamples samples, lost_events=${lost:-?}"
+        if [ "${lost:-x}" != 0 ]; then
+            echo "peer: FAIL: $cfg: the largest profile reports lost_events=${lost:-?} (or is unreadable)"
+            failed=1
+        fi
         if [ "$nfiles" -eq 0 ] || [ "$nsamples" -eq 0 ]; then
             echo "peer: FAIL: $cfg: heapprof was not active: $nfiles profiles, $nsamples samples in the largest"
             [ -s "$out/pprof.err" ] && head -5 "$out/pprof.err"
