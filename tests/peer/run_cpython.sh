@@ -85,7 +85,9 @@ for cfg in $configs; do
     rm -rf "$out"
     mkdir -p "$out/tmp" "$out/profiles"
     # Some tests run children as another user (test_subprocess's user= and
-    # group= as root): they must be able to write their profiles too.
+    # group= as root): they must be able to reach the folder (mktemp's is
+    # 0700) and write their profiles too.
+    chmod 755 "$dir" "$out"
     chmod 1777 "$out/profiles"
     env=(env -u LD_PRELOAD -u HEAPPROF_RATE -u HEAPPROF_INTERVAL -u HEAPPROF_HTTP -u HEAPPROF_SIGNAL
         -u HEAPPROF_CHILDREN -u HEAPPROF_ROOT_PID -u PYTHONPATH -u PYTHONHOME -u PYTHONSTARTUP
