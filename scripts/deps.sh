@@ -10,7 +10,7 @@ pkgs=("$@")
     libcmocka-dev golang-go graphviz
     clang libclang-rt-14-dev
     curl python3 sqlite3 strace git redis-server redis-tools libjemalloc2 libgoogle-perftools4 libmimalloc2.0
-    prometheus)
+    prometheus libpython3.11-testsuite)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: not a Debian system; make sure these (or their equivalents) are installed: ${pkgs[*]}" >&2

@@ -4,6 +4,8 @@
 #   2. unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. unit tests built with ThreadSanitizer
 #   4. libFuzzer targets (clang), each run for a bounded time (ctest -L fuzz)
+#   5. peer suite: CPython's own regression tests under the library of stage 1,
+#      compared test by test with a plain run (tests/peer/run_cpython.sh)
 # Build folders: build-test, build-asan, build-tsan, build-fuzz (prefix:
 # HEAPPROF_BUILD_ROOT, default "build"). Missing Debian packages are installed first.
 # Exit status 0 only if every stage passed.
@@ -42,6 +44,17 @@ stage "unit tests, thread" "${root}-tsan" "-L unit" -- -DHEAPPROF_SANITIZE=threa
 # built and tested with gcc above).
 CC=clang CXX=clang++ build_targets=fuzzers \
     stage "fuzzers, bounded runs" "${root}-fuzz" "-L fuzz" -- -DHEAPPROF_FUZZ=ON -DHEAPPROF_SANITIZE=
+
+# Runs a real project's regression suite under the library built by stage 1.
+peer_stage() {
+    local name=$1 start=$SECONDS status=PASS
+    shift
+    echo "=== $name ==="
+    "$@" || status="FAIL (tests)"
+    [ "$status" = PASS ] || failed=1
+    results+=("$(printf '%-32s %-18s %4ds' "$name" "$status" $((SECONDS - start)))")
+}
+peer_stage "peer suite: CPython tests" tests/peer/run_cpython.sh "${root}-test"
 
 echo
 echo "=== summary ==="

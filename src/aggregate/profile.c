@@ -344,7 +344,8 @@ static void peak_update(hp_profile *p) {
     }
     /* The dense in-use array only (one memcpy, no visit to the scattered
      * stack records): the peak profile has in-use values, no totals. */
-    memcpy(p->peak, p->inuse, p->n_stacks * sizeof *p->peak);
+    if (p->n_stacks) /* with none, both may still be NULL: memcpy(NULL, NULL, 0) is undefined */
+        memcpy(p->peak, p->inuse, p->n_stacks * sizeof *p->peak);
     p->n_peak = p->n_stacks;
     p->peak_space = p->inuse_space;
     p->peak_realtime_ns = hp_now_ns(CLOCK_REALTIME);
