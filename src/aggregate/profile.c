@@ -508,6 +508,11 @@ int hp_profile_peak_samples(hp_profile *p, hp_pprof_sample **out, size_t *n, hp_
 
 uint64_t hp_profile_inuse_bytes(const hp_profile *p) { return p->inuse_space > 0 ? (uint64_t)p->inuse_space : 0; }
 
+uint64_t hp_profile_peak_bytes(const hp_profile *p) {
+    double v = p->inuse_space > p->peak_space ? p->inuse_space : p->peak_space;
+    return v > 0 ? (uint64_t)v : 0;
+}
+
 void hp_profile_set_clock(hp_profile *p, uint64_t now_ns) {
     if (!p->epoch_ns)
         p->epoch_ns = now_ns ? now_ns : 1;

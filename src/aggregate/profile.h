@@ -48,6 +48,10 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n);
 /* The estimated in-use bytes now (what inuse_space adds up to). */
 uint64_t hp_profile_inuse_bytes(const hp_profile *p);
 
+/* The highest in-use estimate so far, as the peak profile holds it (its
+ * copy, or now if that is higher): a metric, read without copying. */
+uint64_t hp_profile_peak_bytes(const hp_profile *p);
+
 /* The peak profile: the stacks' in-use values (alloc_* left 0) as they
  * were when the in-use estimate was highest (to within a step: 1/64 of it or 1 MiB), without age
  * labels. Same form as hp_profile_samples; stacks first seen since the

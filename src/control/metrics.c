@@ -28,6 +28,7 @@ static void sum_locked(hp_profile *p, hp_maps *maps, void *arg)
     hp_profile_stats ps;
     hp_profile_stats_get(p, &ps);
     m->samples = ps.samples;
+    m->peak_bytes = hp_profile_peak_bytes(p);
     hp_pprof_sample *samples = NULL;
     size_t n = 0;
     if (hp_profile_samples(p, &samples, &n) != 0)
@@ -164,7 +165,9 @@ void hp_metrics_format(const hp_metrics *m, hp_textbuf *tb)
                "Estimated bytes in live heap blocks (the heap profile's inuse_space total).", m->inuse_bytes);
     put_signed(tb, "heapprof_inuse_objects", "gauge",
                "Estimated live heap blocks (the heap profile's inuse_objects total).", m->inuse_objects);
-    /* TODO(peak profile): heapprof_peak_inuse_bytes (gauge) goes here once the peak estimate exists. */
+    put_unsigned(tb, "heapprof_peak_inuse_bytes", "gauge",
+                 "Highest estimated in-use bytes so far (the peak profile's, /debug/pprof/heap?peak=1).",
+                 m->peak_bytes);
     put_signed(tb, "heapprof_alloc_bytes_total", "counter",
                "Estimated bytes allocated since the start (the profile's alloc_space total).", m->alloc_bytes);
     put_signed(tb, "heapprof_alloc_objects_total", "counter",

@@ -18,6 +18,7 @@
 typedef struct hp_metrics {
     int64_t inuse_bytes, inuse_objects; /* estimates: the profile's inuse_space / inuse_objects totals */
     int64_t alloc_bytes, alloc_objects; /* estimates since start: alloc_space / alloc_objects totals */
+    uint64_t peak_bytes;                /* the peak profile's in-use estimate (hp_profile_peak_bytes) */
     uint64_t samples;                   /* sampled allocations seen (the comments' samples=) */
     uint64_t dumps;                     /* profile files written */
     uint64_t rate;                      /* current sampling rate in bytes; 0 = off */

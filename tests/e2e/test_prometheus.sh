@@ -119,6 +119,8 @@ check "the three targets are up" test "$(query 'up == 1' | wc -l)" = 3
 
 query heapprof_inuse_bytes >"$TMP/inuse.prom"
 check "three heapprof_inuse_bytes series ($(tr '\n\t' '; ' <"$TMP/inuse.prom"))" test "$(wc -l <"$TMP/inuse.prom")" = 3
+check "every target's heapprof_peak_inuse_bytes is at least its heapprof_inuse_bytes (to 1%: the page sums rounded stacks), and above 0" \
+    test "$(query 'heapprof_peak_inuse_bytes >= 0.99 * heapprof_inuse_bytes and heapprof_peak_inuse_bytes > 0' | wc -l)" = 3
 query 'rate(heapprof_alloc_bytes_total[5s])' >"$TMP/rate.prom"
 prom_value() { awk -F'\t' -v i="127.0.0.1:$2" '$1 == i { print $2 }' "$1"; }
 for name in idle_a idle_b churner; do

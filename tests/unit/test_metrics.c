@@ -22,7 +22,7 @@ static char *format(const hp_metrics *m) {
 
 static hp_metrics sample_metrics(void) {
     return (hp_metrics){.inuse_bytes = 12345678, .inuse_objects = 42, .alloc_bytes = 99999999999LL,
-                        .alloc_objects = 7, .samples = 300, .dumps = 2, .rate = 524288, .own_bytes = 4096,
+                        .alloc_objects = 7, .peak_bytes = 23456789, .samples = 300, .dumps = 2, .rate = 524288, .own_bytes = 4096,
                         .resident_bytes = 1 << 20, .have_resident = 1, .version = "0.1.0", .program = "grower",
                         .pid = 4242};
 }
@@ -34,6 +34,7 @@ static void test_families(void **state) {
     static const char *const want[] = {
         "# HELP heapprof_inuse_bytes ", "# TYPE heapprof_inuse_bytes gauge\nheapprof_inuse_bytes 12345678\n",
         "# TYPE heapprof_inuse_objects gauge\nheapprof_inuse_objects 42\n",
+        "# TYPE heapprof_peak_inuse_bytes gauge\nheapprof_peak_inuse_bytes 23456789\n",
         "# TYPE heapprof_alloc_bytes_total counter\nheapprof_alloc_bytes_total 99999999999\n",
         "# TYPE heapprof_alloc_objects_total counter\nheapprof_alloc_objects_total 7\n",
         "# TYPE heapprof_samples_total counter\nheapprof_samples_total 300\n",
@@ -51,8 +52,8 @@ static void test_families(void **state) {
         types++;
     for (const char *p = t; (p = strstr(p, "# HELP ")) != NULL; p++)
         helps++;
-    assert_int_equal(helps, 10);
-    assert_int_equal(types, 10);
+    assert_int_equal(helps, 11);
+    assert_int_equal(types, 11);
     assert_int_equal(t[strlen(t) - 1], '\n');
     hp_free(t);
 }
