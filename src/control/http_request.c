@@ -272,18 +272,20 @@ enum hp_http_parse_result hp_http_parse(const char *buf, size_t len, hp_http_req
             }
             p++;
         }
-        if (is_length) {
-            /* A body is read by nobody here; its length only decides whether
-             * a control request is acceptable (it must have none). */
-            if (!digits || junk)
-                return bad(req, 400, "malformed Content-Length");
-            req->content_length = length;
-        }
         r = line_end(buf, limit, &p);
         if (r == 0)
             goto need_more;
         if (r < 0)
             return bad(req, 400, "malformed header field");
+        if (is_length) {
+            /* Judged only once the line is whole: a prefix of a good value
+             * needs more bytes, it is not a bad request. A body is read by
+             * nobody here; its length only decides whether a control request
+             * is acceptable (it must have none). */
+            if (!digits || junk)
+                return bad(req, 400, "malformed Content-Length");
+            req->content_length = length;
+        }
         if (++headers > HP_HTTP_MAX_HEADERS)
             return bad(req, 431, "more than 64 header fields");
     }

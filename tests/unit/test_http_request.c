@@ -73,6 +73,7 @@ static void test_origin_and_length(void **state)
     assert_int_equal(parse("GET /r HTTP/1.1\r\nHost: x\r\n\r\n"), HP_HTTP_COMPLETE);
     assert_int_equal(g_req.has_origin, 0);
     assert_int_equal(g_req.content_length, 0);
+    expect_prefixes_need_more("POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n");
     expect_bad("POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400);
     expect_bad("POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", 400);
     expect_bad("POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400);
