@@ -293,7 +293,7 @@ static inline __attribute__((always_inline)) void *take_sample(void *base, size_
     HP_SIGNAL_BARRIER();
     tls.ring_busy = 0;
     if (r && hp_ring_backlogged(r))
-        hp_flusher_wake();
+        hp_flusher_nudge();
     return p ? p : base;
 }
 
@@ -390,7 +390,7 @@ void hp_record_free(uintptr_t addr, uint64_t id) {
     if (!ev)
         hp_spill_free(addr, id);
     else if (hp_ring_backlogged(r))
-        hp_flusher_wake();
+        hp_flusher_nudge();
     tls.guard = outer;
     errno = saved_errno;
 }

@@ -63,6 +63,11 @@
 #include "base/internal_alloc.h"
 
 #define SEG_BYTES 16384u
+/* Backlog (segments chained, not yet consumed) past which the producer
+ * nudges the flusher: ~1,000 samples at depth 12, so a flusher in its long
+ * sleep costs the allocating thread at most one system call per that many
+ * (a busy flusher naps and needs no nudge, see control/flusher.c). */
+#define HP_RING_NUDGE_SEGS 8
 #define REC_HDR 8u /* uint32 length + padding, keeps hp_event 8-byte aligned */
 
 typedef struct hp_seg {
@@ -78,6 +83,14 @@ _Static_assert(REC_HDR + HP_RING_MAX_RECORD <= SEG_DATA, "the largest record fit
  * ahead of the flusher seldom maps (and the flusher seldom unmaps) a segment;
  * 64 KiB at most per ring. */
 #define RING_SPARES 4
+/* Segments mapped (and populated) by one mmap when a producer runs out: a
+ * flusher that falls behind a fast producer would otherwise cost two system
+ * calls per segment (~70 samples) on the allocating thread. The batch
+ * doubles each time the same ring runs out again (a ring that keeps running
+ * out has a flusher that cannot keep up), so even with a starved flusher the
+ * calls stay below one per ~2,000 samples; 1 MiB at most per batch. */
+#define MAP_BATCH_MIN 8u
+#define MAP_BATCH_MAX 64u
 enum { RING_UNUSED = 0, RING_FREE = 1, RING_OWNED = 2, RING_RELEASED = 3 };
 
 struct hp_ring {
@@ -87,6 +100,9 @@ struct hp_ring {
     size_t p_resv;                        /* bytes of the open reservation */
     _Atomic uint64_t p_chained;           /* segments ever put in the chain */
     uint64_t p_checked;                   /* p_chained when the producer last looked at the backlog */
+    unsigned char *p_stash;               /* rest of the last mapped batch, not yet used */
+    unsigned p_stashed;                   /* segments left there */
+    unsigned p_batch;                     /* segments the next batch maps (0: MAP_BATCH_MIN) */
 
     /* Consumer's line: written by the flusher only. */
     _Alignas(HP_CACHELINE) hp_seg *c_seg; /* segment being read (NULL: take `first`) */
@@ -138,14 +154,26 @@ static void seg_free(hp_seg *s) {
     hp_pages_free(s, SEG_BYTES);
 }
 
-/* A fresh segment, its pages populated in one call (best effort): four page
- * faults on the producer's path cost far more in a VM. */
-static hp_seg *seg_map(void) {
-    hp_seg *s = hp_pages_alloc(SEG_BYTES);
+/* A fresh segment for r's producer, from its stash or from a new batch of
+ * MAP_BATCH whose pages are populated in one call (best effort): page faults
+ * on the producer's path cost far more in a VM. Each segment of a batch is
+ * unmapped on its own later (munmap takes any page-aligned part). */
+static hp_seg *seg_map(hp_ring *r) {
+    if (!r->p_stashed) {
+        unsigned n = r->p_batch ? r->p_batch : MAP_BATCH_MIN;
+        unsigned char *batch = hp_pages_alloc((size_t)SEG_BYTES * n);
+        if (!batch)
+            return hp_pages_alloc(SEG_BYTES);
 #ifdef MADV_POPULATE_WRITE
-    if (s)
-        (void)madvise(s, SEG_BYTES, MADV_POPULATE_WRITE);
+        (void)madvise(batch, (size_t)SEG_BYTES * n, MADV_POPULATE_WRITE);
 #endif
+        r->p_stash = batch;
+        r->p_stashed = n;
+        r->p_batch = n * 2 > MAP_BATCH_MAX ? MAP_BATCH_MAX : n * 2;
+    }
+    hp_seg *s = (hp_seg *)(void *)r->p_stash;
+    r->p_stash += SEG_BYTES;
+    r->p_stashed--;
     return s;
 }
 
@@ -268,7 +296,7 @@ static hp_seg *seg_get(hp_ring *r) {
     if (!s)
         s = pool_take();
     if (!s) {
-        s = seg_map();
+        s = seg_map(r);
         if (!s)
             return NULL;
         /* Two segments alternate in steady state; a third one in the chain means
@@ -353,7 +381,7 @@ int hp_ring_backlogged(hp_ring *r) {
         return 0;
     r->p_checked = chained;
     uint64_t retired = atomic_load_explicit(&r->c_retired, memory_order_relaxed);
-    return chained - retired > 2;
+    return chained - retired > HP_RING_NUDGE_SEGS;
 }
 
 /* ---------------------------------------------------------------- consumer */
@@ -438,6 +466,10 @@ static void ring_reset(hp_ring *r) {
             seg_free(sp);
     }
     r->p_checked = 0;
+    for (; r->p_stashed; r->p_stashed--, r->p_stash += SEG_BYTES)
+        seg_free((hp_seg *)(void *)r->p_stash);
+    r->p_stash = NULL;
+    r->p_batch = 0;
     atomic_store_explicit(&r->first, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->p_chained, 0, memory_order_relaxed);
     atomic_store_explicit(&r->c_retired, 0, memory_order_relaxed);

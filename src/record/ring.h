@@ -35,8 +35,8 @@ void hp_ring_release(hp_ring *r);
 hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes);
 void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes);
 
-/* True when the producer has chained more than a few segments: the flusher
- * should be woken early. */
+/* True, once per newly chained segment, when the producer has chained more
+ * than a few (8) segments the flusher has not consumed: it should be nudged. */
 int hp_ring_backlogged(hp_ring *r);
 
 /* ---- consumer side (one thread at a time: the flusher) ---- */
