@@ -266,7 +266,7 @@ static inline __attribute__((always_inline)) void *take_sample(void *base, size_
     HP_SIGNAL_BARRIER();
     hp_ring *r = thread_ring();
     unsigned depth = hp_cfg.depth;
-    hp_event *ev = r ? hp_ring_reserve(r, hp_event_bytes(depth)) : NULL;
+    hp_event *ev = r ? hp_ring_reserve_sample(r, hp_event_bytes(depth)) : NULL;
     uint64_t id = 0;
     if (ev) {
         int truncated = 0;

@@ -88,9 +88,9 @@ _Static_assert(REC_HDR + HP_RING_MAX_RECORD <= SEG_DATA, "the largest record fit
  * calls per segment (~70 samples) on the allocating thread. The batch
  * doubles each time the same ring runs out again (a ring that keeps running
  * out has a flusher that cannot keep up), so even with a starved flusher the
- * calls stay below one per ~2,000 samples; 1 MiB at most per batch. */
+ * calls stay below one per ~1,000 samples; 256 KiB at most per batch. */
 #define MAP_BATCH_MIN 8u
-#define MAP_BATCH_MAX 64u
+#define MAP_BATCH_MAX 16u
 enum { RING_UNUSED = 0, RING_FREE = 1, RING_OWNED = 2, RING_RELEASED = 3 };
 
 struct hp_ring {
@@ -188,7 +188,15 @@ static _Atomic(hp_ring *) g_rings; /* registry head */
 static _Atomic size_t g_free_rings; /* hint: rings in state FREE */
 
 /* Statistics: relaxed, they are only reported. */
-static _Atomic uint64_t g_stat_rings, g_stat_overflow, g_stat_lost;
+static _Atomic uint64_t g_stat_rings, g_stat_overflow, g_stat_lost, g_stat_backlog_full;
+
+/* Segments chained by any producer and not yet consumed: the backlog whose
+ * memory the flusher owes. Past HP_RING_BACKLOG_SEGS no new sample is taken
+ * (hp_ring_reserve_sample refuses, counted) until the flusher catches up;
+ * FREEs are always queued, so nothing already recorded is ever lost, and
+ * their backlog is bounded by the live samples (64 B each). Relaxed: a
+ * budget, read as an approximation. */
+static _Atomic size_t g_backlog_segs;
 
 static inline size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
@@ -313,6 +321,7 @@ static hp_seg *seg_get(hp_ring *r) {
     /* Relaxed: single writer; readers use it as an approximate count. */
     atomic_store_explicit(&r->p_chained, atomic_load_explicit(&r->p_chained, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* a budget: orders nothing */
     return s;
 }
 
@@ -353,6 +362,14 @@ hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes) {
     return (hp_event *)(void *)(cur->data + r->p_wpos + REC_HDR);
 }
 
+hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes) {
+    if (HP_UNLIKELY(atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) >= HP_RING_BACKLOG_SEGS)) {
+        stat_add(&g_stat_backlog_full);
+        return NULL;
+    }
+    return hp_ring_reserve(r, max_bytes);
+}
+
 void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes) {
     hp_seg *cur = r->p_seg;
     unsigned char *rec = cur ? cur->data + r->p_wpos : NULL;
@@ -387,6 +404,7 @@ int hp_ring_backlogged(hp_ring *r) {
 /* ---------------------------------------------------------------- consumer */
 
 static void seg_retire(hp_ring *r, hp_seg *s) {
+    atomic_fetch_sub_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* a budget: orders nothing */
     /* Relaxed: only the producer reads it, as a hint. */
     atomic_store_explicit(&r->c_retired, atomic_load_explicit(&r->c_retired, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -473,8 +491,10 @@ static void ring_reset(hp_ring *r) {
     atomic_store_explicit(&r->first, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->p_chained, 0, memory_order_relaxed);
     atomic_store_explicit(&r->c_retired, 0, memory_order_relaxed);
-    if (cur)
+    if (cur) {
+        atomic_fetch_sub_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* the chain's last segment */
         seg_free(cur);
+    }
     /* Relaxed hint, incremented before FREE becomes visible so a claimer's
      * decrement (after its acquire CAS) always comes later: never negative. */
     atomic_fetch_add_explicit(&g_free_rings, 1, memory_order_relaxed);
@@ -506,4 +526,5 @@ void hp_ring_stats_get(hp_ring_stats *out) {
     out->overflow_segments = atomic_load_explicit(&g_stat_overflow, memory_order_relaxed);
     out->lost = atomic_load_explicit(&g_stat_lost, memory_order_relaxed);
     out->pooled_segments = atomic_load_explicit(&g_pool_count, memory_order_relaxed);
+    out->backlog_full = atomic_load_explicit(&g_stat_backlog_full, memory_order_relaxed);
 }

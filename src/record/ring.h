@@ -35,6 +35,15 @@ void hp_ring_release(hp_ring *r);
 hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes);
 void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes);
 
+/* hp_ring_reserve for a new sample (ALLOC): NULL, counted as backlog_full,
+ * while all rings together hold HP_RING_BACKLOG_SEGS segments the flusher
+ * has not consumed (2 MiB), so a flusher that cannot keep up bounds
+ * heapprof's memory by taking fewer samples rather than by losing or
+ * waiting. FREEs use hp_ring_reserve: a recorded sample's FREE is never
+ * refused. */
+#define HP_RING_BACKLOG_SEGS 128u
+hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes);
+
 /* True, once per newly chained segment, when the producer has chained more
  * than a few (8) segments the flusher has not consumed: it should be nudged. */
 int hp_ring_backlogged(hp_ring *r);
@@ -51,6 +60,7 @@ typedef struct hp_ring_stats {
     uint64_t overflow_segments; /* segments chained because the consumer was behind */
     uint64_t lost;            /* records that could not be stored (no memory) */
     uint64_t pooled_segments; /* drained segments kept for any ring to reuse (at most HP_RING_POOL_SEGS) */
+    uint64_t backlog_full;    /* samples not taken: the backlog was at HP_RING_BACKLOG_SEGS */
 } hp_ring_stats;
 #define HP_RING_POOL_SEGS 64
 void hp_ring_stats_get(hp_ring_stats *out);
