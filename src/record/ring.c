@@ -35,10 +35,10 @@
  * Ring structs come from page slabs (never freed) and are pushed on a global
  * lock-free list (CAS on the head; never removed). state: OWNED while a thread
  * uses it; RELEASED when the thread exits; the consumer drains a RELEASED ring
- * completely, unmaps all its segments and marks it FREE; hp_ring_acquire
+ * completely, gives back all its segments but one (kept as its spare) and marks it FREE; hp_ring_acquire
  * claims FREE rings (CAS) before creating new ones. So the number of rings is
  * bounded by the peak number of threads alive at once, and an idle ring holds
- * no segment.
+ * one segment (16 KiB).
  *
  * Threading rules
  * ---------------
@@ -483,6 +483,15 @@ static void ring_reset(hp_ring *r) {
         if (sp && sp != cur)
             seg_free(sp);
     }
+    /* The chain's last segment stays with the ring as its spare: the next
+     * thread to claim it starts without a mapping, a page fault or the
+     * pool's lock (10,000 short-lived threads: each mapped a batch, and the
+     * flusher unmapped one segment per exit). So a free ring holds 16 KiB. */
+    if (cur) {
+        atomic_fetch_sub_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* the chain's last segment */
+        atomic_store_explicit(&r->spare[0], cur, memory_order_relaxed);
+        cur = NULL;
+    }
     r->p_checked = 0;
     for (; r->p_stashed; r->p_stashed--, r->p_stash += SEG_BYTES)
         seg_free((hp_seg *)(void *)r->p_stash);
@@ -491,10 +500,6 @@ static void ring_reset(hp_ring *r) {
     atomic_store_explicit(&r->first, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->p_chained, 0, memory_order_relaxed);
     atomic_store_explicit(&r->c_retired, 0, memory_order_relaxed);
-    if (cur) {
-        atomic_fetch_sub_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* the chain's last segment */
-        seg_free(cur);
-    }
     /* Relaxed hint, incremented before FREE becomes visible so a claimer's
      * decrement (after its acquire CAS) always comes later: never negative. */
     atomic_fetch_add_explicit(&g_free_rings, 1, memory_order_relaxed);
