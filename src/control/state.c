@@ -15,11 +15,24 @@ static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static hp_profile *profile;
 static hp_maps *maps;
 
+/* The rings' backlog helper (record/ring.h): an allocating thread that
+ * finds the backlog full drains it itself, but only if the lock is free at
+ * once: it never waits for the flusher (which may wait for a lock this very
+ * thread holds), and the state lock is not one the program can hold. */
+static int drain_if_free(void) {
+    if (!profile || pthread_mutex_trylock(&state_lock) != 0)
+        return 0;
+    hp_state_drain();
+    pthread_mutex_unlock(&state_lock);
+    return 1;
+}
+
 int hp_state_init(void) {
     if (!profile)
         profile = hp_profile_new();
     if (!maps)
         maps = hp_maps_new();
+    hp_ring_set_backlog_helper(drain_if_free);
     return profile && maps ? 0 : ENOMEM;
 }
 

@@ -89,6 +89,10 @@ _Static_assert(REC_HDR + HP_RING_MAX_RECORD <= SEG_DATA, "the largest record fit
  * doubles each time the same ring runs out again (a ring that keeps running
  * out has a flusher that cannot keep up), so even with a starved flusher the
  * calls stay below one per ~1,000 samples; 256 KiB at most per batch. */
+/* ALLOCs remembered per ring (by id, direct-mapped) so a FREE that follows
+ * soon is folded into its ALLOC instead of queued: the common
+ * malloc-then-free costs the flusher one record and no live-table entry. */
+#define FOLD_SLOTS 8u
 #define MAP_BATCH_MIN 8u
 #define MAP_BATCH_MAX 16u
 enum { RING_UNUSED = 0, RING_FREE = 1, RING_OWNED = 2, RING_RELEASED = 3 };
@@ -100,6 +104,10 @@ struct hp_ring {
     size_t p_resv;                        /* bytes of the open reservation */
     _Atomic uint64_t p_chained;           /* segments ever put in the chain */
     uint64_t p_checked;                   /* p_chained when the producer last looked at the backlog */
+    struct {
+        uint64_t id, gen;                 /* gen: p_chained when it was committed */
+        size_t off;                       /* its record in p_seg */
+    } p_recent[FOLD_SLOTS];               /* the last ALLOCs, for hp_ring_fold_free */
     unsigned char *p_stash;               /* rest of the last mapped batch, not yet used */
     unsigned p_stashed;                   /* segments left there */
     unsigned p_batch;                     /* segments the next batch maps (0: MAP_BATCH_MIN) */
@@ -190,8 +198,9 @@ static _Atomic size_t g_free_rings; /* hint: rings in state FREE */
 /* Statistics: relaxed, they are only reported. */
 static _Atomic uint64_t g_stat_rings, g_stat_overflow, g_stat_lost, g_stat_backlog_full;
 
-/* Segments chained by any producer and not yet consumed: the backlog whose
- * memory the flusher owes. Past HP_RING_BACKLOG_SEGS no new sample is taken
+/* Segments closed by any producer (full, a next one chained) and not yet
+ * consumed: the backlog whose memory the flusher owes; a ring's open segment
+ * is not counted, so any number of threads fits. Past HP_RING_BACKLOG_SEGS no new sample is taken
  * (hp_ring_reserve_sample refuses, counted) until the flusher catches up;
  * FREEs are always queued, so nothing already recorded is ever lost, and
  * their backlog is bounded by the live samples (64 B each). Relaxed: a
@@ -321,7 +330,6 @@ static hp_seg *seg_get(hp_ring *r) {
     /* Relaxed: single writer; readers use it as an approximate count. */
     atomic_store_explicit(&r->p_chained, atomic_load_explicit(&r->p_chained, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    atomic_fetch_add_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* a budget: orders nothing */
     return s;
 }
 
@@ -355,6 +363,7 @@ hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes) {
          * commit; release here makes it (and every record) visible to the
          * consumer that acquires next, and orders n's initialisation. */
         atomic_store_explicit(&cur->next, n, memory_order_release);
+        atomic_fetch_add_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* a budget: orders nothing */
         r->p_seg = cur = n;
         r->p_wpos = 0;
     }
@@ -362,10 +371,25 @@ hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes) {
     return (hp_event *)(void *)(cur->data + r->p_wpos + REC_HDR);
 }
 
+/* Set once at start-up, before any thread samples; relaxed. */
+static _Atomic(hp_backlog_helper_fn) g_backlog_helper;
+
+void hp_ring_set_backlog_helper(hp_backlog_helper_fn fn) {
+    atomic_store_explicit(&g_backlog_helper, fn, memory_order_relaxed);
+}
+
 hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes) {
-    if (HP_UNLIKELY(atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) >= HP_RING_BACKLOG_SEGS)) {
-        stat_add(&g_stat_backlog_full);
-        return NULL;
+    size_t backlog = atomic_load_explicit(&g_backlog_segs, memory_order_relaxed);
+    if (HP_UNLIKELY(backlog >= HP_RING_BACKLOG_SEGS)) {
+        /* Behind: help (the flusher may be starved of CPU, with more busy
+         * threads than cores, or stuck on a lock the program holds). If
+         * someone else is draining right now, the backlog shrinks anyway:
+         * refuse samples only at 1.5 times the budget. */
+        hp_backlog_helper_fn help = atomic_load_explicit(&g_backlog_helper, memory_order_relaxed);
+        if (!(help && help()) && backlog >= HP_RING_BACKLOG_SEGS + HP_RING_BACKLOG_SEGS / 2) {
+            stat_add(&g_stat_backlog_full);
+            return NULL;
+        }
     }
     return hp_ring_reserve(r, max_bytes);
 }
@@ -382,10 +406,33 @@ void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes) {
         len = r->p_resv; /* never beyond what was reserved */
     uint32_t total = (uint32_t)(REC_HDR + len);
     memcpy(rec, &total, sizeof total); /* plain: published by the release below */
+    if (atomic_load_explicit(&ev->kind, memory_order_relaxed) == HP_EV_ALLOC && ev->id) {
+        unsigned k = (unsigned)(ev->id % FOLD_SLOTS);
+        r->p_recent[k].id = ev->id;
+        r->p_recent[k].gen = atomic_load_explicit(&r->p_chained, memory_order_relaxed); /* our own counter */
+        r->p_recent[k].off = r->p_wpos + REC_HDR;
+    }
     r->p_wpos += total;
     r->p_resv = 0;
     /* Release: the record's bytes are visible to the consumer's acquire of wpos. */
     atomic_store_explicit(&cur->wpos, r->p_wpos, memory_order_release);
+}
+
+int hp_ring_fold_free(hp_ring *r, uint64_t id) {
+    unsigned k = (unsigned)(id % FOLD_SLOTS);
+    /* Only a record of the open segment: it cannot have been retired and
+     * reused (the consumer retires closed segments only); gen tells this
+     * segment's current use from an earlier one. Relaxed: our own counter. */
+    if (r->p_recent[k].id != id || !r->p_seg ||
+        r->p_recent[k].gen != atomic_load_explicit(&r->p_chained, memory_order_relaxed))
+        return 0;
+    r->p_recent[k].id = 0;
+    hp_event *ev = (hp_event *)(void *)(r->p_seg->data + r->p_recent[k].off);
+    uint16_t want = HP_EV_ALLOC;
+    /* Relaxed: the CAS against the consumer's claim (ring_drain) decides
+     * alone who has the record; no other data is handed over by it. */
+    return atomic_compare_exchange_strong_explicit(&ev->kind, &want, HP_EV_ALLOC_FREED, memory_order_relaxed,
+                                                   memory_order_relaxed);
 }
 
 int hp_ring_backlogged(hp_ring *r) {
@@ -398,7 +445,9 @@ int hp_ring_backlogged(hp_ring *r) {
         return 0;
     r->p_checked = chained;
     uint64_t retired = atomic_load_explicit(&r->c_retired, memory_order_relaxed);
-    return chained - retired > HP_RING_NUDGE_SEGS;
+    /* Many rings each below the threshold can still fill the shared budget. */
+    return chained - retired > HP_RING_NUDGE_SEGS ||
+           atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) > HP_RING_BACKLOG_SEGS / 2;
 }
 
 /* ---------------------------------------------------------------- consumer */
@@ -445,8 +494,14 @@ static size_t ring_drain(hp_ring *r, hp_event_fn fn, void *ctx) {
                 r->c_rpos = w; /* corrupt (cannot happen): skip rather than read out of bounds */
                 break;
             }
-            const hp_event *ev = (const hp_event *)(const void *)(s->data + r->c_rpos + REC_HDR);
+            hp_event *ev = (hp_event *)(void *)(s->data + r->c_rpos + REC_HDR);
             r->c_rpos += len; /* before the callback: a fork inside it cannot replay this record */
+            /* Claim an ALLOC before applying it, so the producer cannot fold
+             * its FREE in meanwhile (hp_ring_fold_free); a failed claim means
+             * it just did. Relaxed: see there. */
+            uint16_t k = HP_EV_ALLOC;
+            atomic_compare_exchange_strong_explicit(&ev->kind, &k, HP_EV_ALLOC | HP_EV_CLAIMED, memory_order_relaxed,
+                                                    memory_order_relaxed);
             fn(ev, ctx);
             delivered++;
         }
@@ -488,11 +543,11 @@ static void ring_reset(hp_ring *r) {
      * pool's lock (10,000 short-lived threads: each mapped a batch, and the
      * flusher unmapped one segment per exit). So a free ring holds 16 KiB. */
     if (cur) {
-        atomic_fetch_sub_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* the chain's last segment */
         atomic_store_explicit(&r->spare[0], cur, memory_order_relaxed);
         cur = NULL;
     }
     r->p_checked = 0;
+    memset(r->p_recent, 0, sizeof r->p_recent); /* the next owner frees other ids into other segments */
     for (; r->p_stashed; r->p_stashed--, r->p_stash += SEG_BYTES)
         seg_free((hp_seg *)(void *)r->p_stash);
     r->p_stash = NULL;

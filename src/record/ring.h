@@ -35,14 +35,27 @@ void hp_ring_release(hp_ring *r);
 hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes);
 void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes);
 
-/* hp_ring_reserve for a new sample (ALLOC): NULL, counted as backlog_full,
- * while all rings together hold HP_RING_BACKLOG_SEGS segments the flusher
- * has not consumed (2 MiB), so a flusher that cannot keep up bounds
- * heapprof's memory by taking fewer samples rather than by losing or
- * waiting. FREEs use hp_ring_reserve: a recorded sample's FREE is never
+/* The sample `id` was freed: if its ALLOC is one of the last few committed
+ * to r and the consumer has not started reading it, it becomes
+ * HP_EV_ALLOC_FREED and 1 is returned (no FREE needs queueing); else 0. */
+int hp_ring_fold_free(hp_ring *r, uint64_t id);
+
+/* hp_ring_reserve for a new sample (ALLOC). While all rings together hold
+ * HP_RING_BACKLOG_SEGS closed segments the flusher has not consumed (2 MiB),
+ * the producer first drains them itself if the backlog helper can (below);
+ * if not, and the backlog is at 1.5 times that, NULL, counted as backlog_full:
+ * a flusher that cannot keep up bounds heapprof's memory by fewer samples
+ * rather than by losing or waiting. FREEs use hp_ring_reserve: a recorded sample's FREE is never
  * refused. */
 #define HP_RING_BACKLOG_SEGS 128u
 hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes);
+
+/* What a producer that finds the backlog full calls first: drains every ring
+ * itself if it can without waiting (control/ sets it: a try-lock of the
+ * aggregation state). Returns nonzero when it drained. Called with no open
+ * reservation, on a thread whose heapprof guard is up. */
+typedef int (*hp_backlog_helper_fn)(void);
+void hp_ring_set_backlog_helper(hp_backlog_helper_fn fn);
 
 /* True, once per newly chained segment, when the producer has chained more
  * than a few (8) segments the flusher has not consumed: it should be nudged. */

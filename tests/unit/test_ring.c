@@ -80,7 +80,7 @@ static void check_cb(const hp_event *ev, void *ctx) {
     uint64_t seq = ev->addr;
     uint32_t depth = depth_of(seq);
     int bad = seq != c->next[p] || ev->depth != depth || ev->size != (seq ^ ev->id) ||
-              ev->kind != (seq % 3 ? HP_EV_ALLOC : HP_EV_FREE) ||
+              hp_event_kind(ev) != (seq % 3 ? HP_EV_ALLOC : HP_EV_FREE) ||
               ev->flags != (depth == 256 ? HP_EV_TRUNCATED : 0);
     for (uint32_t j = 0; !bad && j < depth; j++)
         bad = ev->frames[j] != frame_of(ev->id, seq, j);
