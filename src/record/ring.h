@@ -42,11 +42,9 @@ int hp_ring_fold_free(hp_ring *r, uint64_t id);
 
 /* hp_ring_reserve for a new sample (ALLOC). While all rings together hold
  * HP_RING_BACKLOG_SEGS closed segments the flusher has not consumed (2 MiB),
- * the producer first drains them itself if the backlog helper can (below);
- * if not, and the backlog is at 1.5 times that, NULL, counted as backlog_full:
- * a flusher that cannot keep up bounds heapprof's memory by fewer samples
- * rather than by losing or waiting. FREEs use hp_ring_reserve: a recorded sample's FREE is never
- * refused. */
+ * the producer first drains them itself if the backlog helper can (below),
+ * so a flusher starved of CPU or stuck on the program's lock does not let
+ * heapprof's memory grow; it never waits, and never refuses the sample. */
 #define HP_RING_BACKLOG_SEGS 128u
 hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes);
 
@@ -73,7 +71,7 @@ typedef struct hp_ring_stats {
     uint64_t overflow_segments; /* segments chained because the consumer was behind */
     uint64_t lost;            /* records that could not be stored (no memory) */
     uint64_t pooled_segments; /* drained segments kept for any ring to reuse (at most HP_RING_POOL_SEGS) */
-    uint64_t backlog_full;    /* samples not taken: the backlog was at HP_RING_BACKLOG_SEGS */
+    uint64_t backlog_helped;  /* drains made by an allocating thread: the backlog was at HP_RING_BACKLOG_SEGS */
 } hp_ring_stats;
 #define HP_RING_POOL_SEGS 64
 void hp_ring_stats_get(hp_ring_stats *out);

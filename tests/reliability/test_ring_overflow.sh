@@ -9,11 +9,6 @@
 need_go
 run ovf HEAPPROF_RATE=1 HEAPPROF_FLUSH_MS=60000 -- "$RELI_BIN/churn" 4 120000 all
 expect_clean_run ovf || finish
-# A flusher starved for long enough by a loaded machine lets the backlog reach
-# its budget (2 MiB, issue 12): samples are then not taken (counted), so the
-# exact counts below cannot hold; test_backlog.sh checks that case.
-full=$(comment "$(series "$TMP/ovf" | tail -1)" ring_backlog_full)
-[ "${full:-0}" = 0 ] || skip "the backlog budget was reached (ring_backlog_full=$full): counts are not exact by design"
 check_profiles ovf "$TMP/ovf" final
 last=$(series "$TMP/ovf" | tail -1)
 raw "$last" | grep '^Comment' | sed 's/^/    /'
