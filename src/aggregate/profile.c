@@ -372,7 +372,7 @@ static void live_add(hp_profile *p, const hp_event *ev, uint64_t id, uint64_t h,
         peak_update(p);
 }
 
-static void apply_alloc(hp_profile *p, const hp_event *ev, uint64_t id) {
+static void apply_alloc(hp_profile *p, const hp_event *ev, uint64_t id, int freed) {
     uint64_t h = hp_id_hash(id);
     /* The live slot's cache miss (at a million live samples) overlaps the
      * stack lookup's. */
@@ -389,6 +389,10 @@ static void apply_alloc(hp_profile *p, const hp_event *ev, uint64_t id) {
     double objects = weight(ev->size, ev->rate);
     s->alloc_objects += objects;
     s->alloc_space += objects * (double)ev->size;
+    if (freed) { /* its FREE was folded in by the producer: never in use */
+        p->stats.frees++;
+        return;
+    }
 
     hp_id_pos early_free;
     if (hp_id_table_find(&p->pending, id, h, &early_free)) { /* already freed: it never counts as in use */
@@ -431,9 +435,10 @@ void hp_profile_apply(hp_profile *p, const hp_event *ev) {
     uint64_t id = ev->id & HP_ID_MASK; /* the slots keep 48 bits (id_table.h) */
     if (id == 0)
         return;
-    if (ev->kind == HP_EV_ALLOC)
-        apply_alloc(p, ev, id);
-    else if (ev->kind == HP_EV_FREE)
+    unsigned kind = hp_event_kind(ev);
+    if (kind == HP_EV_ALLOC || kind == HP_EV_ALLOC_FREED)
+        apply_alloc(p, ev, id, kind == HP_EV_ALLOC_FREED);
+    else if (kind == HP_EV_FREE)
         apply_free(p, id);
 }
 

@@ -15,11 +15,24 @@ static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static hp_profile *profile;
 static hp_maps *maps;
 
+/* The rings' backlog helper (record/ring.h): an allocating thread that
+ * finds the backlog full drains it itself, but only if the lock is free at
+ * once: it never waits for the flusher (which may wait for a lock this very
+ * thread holds), and the state lock is not one the program can hold. */
+static int drain_if_free(void) {
+    if (!profile || pthread_mutex_trylock(&state_lock) != 0)
+        return 0;
+    hp_state_drain();
+    pthread_mutex_unlock(&state_lock);
+    return 1;
+}
+
 int hp_state_init(void) {
     if (!profile)
         profile = hp_profile_new();
     if (!maps)
         maps = hp_maps_new();
+    hp_ring_set_backlog_helper(drain_if_free);
     return profile && maps ? 0 : ENOMEM;
 }
 
@@ -28,12 +41,12 @@ void hp_state_unlock(void) { pthread_mutex_unlock(&state_lock); }
 hp_profile *hp_state_profile(void) { return profile; }
 hp_maps *hp_state_maps(void) { return maps; }
 
-void hp_state_drain(void) {
+size_t hp_state_drain(void) {
     /* Threads that missed a rate change's kick (kick_lock is a leaf lock). */
     hp_recorder_rekick();
     hp_profile_set_clock(profile, hp_now_ns(CLOCK_MONOTONIC));
     hp_spill_drain(hp_profile_apply_cb, profile);
-    hp_rings_drain(hp_profile_apply_cb, profile);
+    size_t delivered = hp_rings_drain(hp_profile_apply_cb, profile);
     /* Spilled frees may have been pushed while the rings were drained. */
     hp_spill_drain(hp_profile_apply_cb, profile);
     /* No hp_maps_refresh here: dl_iterate_phdr takes a loader lock, and
@@ -41,6 +54,7 @@ void hp_state_drain(void) {
      * prepare handler waits for state_lock, maybe on a thread that holds the
      * loader lock in a constructor). Objects are looked at when a profile is
      * encoded, outside the lock, and by the dlclose hook before one goes. */
+    return delivered;
 }
 
 int hp_state_with(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx) {

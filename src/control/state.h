@@ -7,6 +7,8 @@
 #ifndef HEAPPROF_STATE_H
 #define HEAPPROF_STATE_H
 
+#include <stddef.h>
+
 typedef struct hp_profile hp_profile;
 typedef struct hp_maps hp_maps;
 typedef struct hp_snapshot hp_snapshot;
@@ -23,8 +25,9 @@ hp_profile *hp_state_profile(void);
 hp_maps *hp_state_maps(void);
 
 /* With the lock held: applies every queued event (spill list, rings) to the
- * profile and brings the maps up to date. */
-void hp_state_drain(void);
+ * profile and brings the maps up to date. Returns how many ring records it
+ * applied (the flusher paces itself by it). */
+size_t hp_state_drain(void);
 
 /* Drains pending events, then runs fn with the lock held (and the calling
  * thread's sampling guard up): fn may read the profile and the maps. For the

@@ -266,14 +266,14 @@ static inline __attribute__((always_inline)) void *take_sample(void *base, size_
     HP_SIGNAL_BARRIER();
     hp_ring *r = thread_ring();
     unsigned depth = hp_cfg.depth;
-    hp_event *ev = r ? hp_ring_reserve(r, hp_event_bytes(depth)) : NULL;
+    hp_event *ev = r ? hp_ring_reserve_sample(r, hp_event_bytes(depth)) : NULL;
     uint64_t id = 0;
     if (ev) {
         int truncated = 0;
         unsigned n = hp_stack_capture(ev->frames, depth, &truncated);
         id = next_sample_id();
         atomic_fetch_add_explicit(&samples_here, 1, memory_order_relaxed);
-        ev->kind = HP_EV_ALLOC;
+        atomic_store_explicit(&ev->kind, HP_EV_ALLOC, memory_order_relaxed); /* published by the commit */
         ev->flags = truncated ? HP_EV_TRUNCATED : 0;
         ev->depth = n;
         ev->id = id;
@@ -293,7 +293,7 @@ static inline __attribute__((always_inline)) void *take_sample(void *base, size_
     HP_SIGNAL_BARRIER();
     tls.ring_busy = 0;
     if (r && hp_ring_backlogged(r))
-        hp_flusher_wake();
+        hp_flusher_nudge();
     return p ? p : base;
 }
 
@@ -377,10 +377,18 @@ void hp_record_free(uintptr_t addr, uint64_t id) {
     tls.ring_busy = 1;
     HP_SIGNAL_BARRIER();
     hp_ring *r = thread_ring();
+    if (r && hp_ring_fold_free(r, id)) {
+        /* Its ALLOC was still unread in our ring: now marked freed, no FREE. */
+        HP_SIGNAL_BARRIER();
+        tls.ring_busy = 0;
+        tls.guard = outer;
+        errno = saved_errno;
+        return;
+    }
     hp_event *ev = r ? hp_ring_reserve(r, sizeof(hp_event)) : NULL;
     if (ev) {
         memset(ev, 0, sizeof *ev);
-        ev->kind = HP_EV_FREE;
+        atomic_store_explicit(&ev->kind, HP_EV_FREE, memory_order_relaxed); /* published by the commit */
         ev->id = id;
         ev->addr = addr;
         hp_ring_commit(r, ev, sizeof(hp_event));
@@ -390,7 +398,7 @@ void hp_record_free(uintptr_t addr, uint64_t id) {
     if (!ev)
         hp_spill_free(addr, id);
     else if (hp_ring_backlogged(r))
-        hp_flusher_wake();
+        hp_flusher_nudge();
     tls.guard = outer;
     errno = saved_errno;
 }

@@ -35,10 +35,10 @@
  * Ring structs come from page slabs (never freed) and are pushed on a global
  * lock-free list (CAS on the head; never removed). state: OWNED while a thread
  * uses it; RELEASED when the thread exits; the consumer drains a RELEASED ring
- * completely, unmaps all its segments and marks it FREE; hp_ring_acquire
+ * completely, gives back all its segments but one (kept as its spare) and marks it FREE; hp_ring_acquire
  * claims FREE rings (CAS) before creating new ones. So the number of rings is
  * bounded by the peak number of threads alive at once, and an idle ring holds
- * no segment.
+ * one segment (16 KiB).
  *
  * Threading rules
  * ---------------
@@ -63,6 +63,11 @@
 #include "base/internal_alloc.h"
 
 #define SEG_BYTES 16384u
+/* Backlog (segments chained, not yet consumed) past which the producer
+ * nudges the flusher: ~1,000 samples at depth 12, so a flusher in its long
+ * sleep costs the allocating thread at most one system call per that many
+ * (a busy flusher naps and needs no nudge, see control/flusher.c). */
+#define HP_RING_NUDGE_SEGS 8
 #define REC_HDR 8u /* uint32 length + padding, keeps hp_event 8-byte aligned */
 
 typedef struct hp_seg {
@@ -78,6 +83,18 @@ _Static_assert(REC_HDR + HP_RING_MAX_RECORD <= SEG_DATA, "the largest record fit
  * ahead of the flusher seldom maps (and the flusher seldom unmaps) a segment;
  * 64 KiB at most per ring. */
 #define RING_SPARES 4
+/* Segments mapped (and populated) by one mmap when a producer runs out: a
+ * flusher that falls behind a fast producer would otherwise cost two system
+ * calls per segment (~70 samples) on the allocating thread. The batch
+ * doubles each time the same ring runs out again (a ring that keeps running
+ * out has a flusher that cannot keep up), so even with a starved flusher the
+ * calls stay below one per ~1,000 samples; 256 KiB at most per batch. */
+/* ALLOCs remembered per ring (by id, direct-mapped) so a FREE that follows
+ * soon is folded into its ALLOC instead of queued: the common
+ * malloc-then-free costs the flusher one record and no live-table entry. */
+#define FOLD_SLOTS 8u
+#define MAP_BATCH_MIN 8u
+#define MAP_BATCH_MAX 16u
 enum { RING_UNUSED = 0, RING_FREE = 1, RING_OWNED = 2, RING_RELEASED = 3 };
 
 struct hp_ring {
@@ -87,6 +104,13 @@ struct hp_ring {
     size_t p_resv;                        /* bytes of the open reservation */
     _Atomic uint64_t p_chained;           /* segments ever put in the chain */
     uint64_t p_checked;                   /* p_chained when the producer last looked at the backlog */
+    struct {
+        uint64_t id, gen;                 /* gen: p_chained when it was committed */
+        size_t off;                       /* its record in p_seg */
+    } p_recent[FOLD_SLOTS];               /* the last ALLOCs, for hp_ring_fold_free */
+    unsigned char *p_stash;               /* rest of the last mapped batch, not yet used */
+    unsigned p_stashed;                   /* segments left there */
+    unsigned p_batch;                     /* segments the next batch maps (0: MAP_BATCH_MIN) */
 
     /* Consumer's line: written by the flusher only. */
     _Alignas(HP_CACHELINE) hp_seg *c_seg; /* segment being read (NULL: take `first`) */
@@ -138,14 +162,26 @@ static void seg_free(hp_seg *s) {
     hp_pages_free(s, SEG_BYTES);
 }
 
-/* A fresh segment, its pages populated in one call (best effort): four page
- * faults on the producer's path cost far more in a VM. */
-static hp_seg *seg_map(void) {
-    hp_seg *s = hp_pages_alloc(SEG_BYTES);
+/* A fresh segment for r's producer, from its stash or from a new batch of
+ * MAP_BATCH whose pages are populated in one call (best effort): page faults
+ * on the producer's path cost far more in a VM. Each segment of a batch is
+ * unmapped on its own later (munmap takes any page-aligned part). */
+static hp_seg *seg_map(hp_ring *r) {
+    if (!r->p_stashed) {
+        unsigned n = r->p_batch ? r->p_batch : MAP_BATCH_MIN;
+        unsigned char *batch = hp_pages_alloc((size_t)SEG_BYTES * n);
+        if (!batch)
+            return hp_pages_alloc(SEG_BYTES);
 #ifdef MADV_POPULATE_WRITE
-    if (s)
-        (void)madvise(s, SEG_BYTES, MADV_POPULATE_WRITE);
+        (void)madvise(batch, (size_t)SEG_BYTES * n, MADV_POPULATE_WRITE);
 #endif
+        r->p_stash = batch;
+        r->p_stashed = n;
+        r->p_batch = n * 2 > MAP_BATCH_MAX ? MAP_BATCH_MAX : n * 2;
+    }
+    hp_seg *s = (hp_seg *)(void *)r->p_stash;
+    r->p_stash += SEG_BYTES;
+    r->p_stashed--;
     return s;
 }
 
@@ -160,7 +196,14 @@ static _Atomic(hp_ring *) g_rings; /* registry head */
 static _Atomic size_t g_free_rings; /* hint: rings in state FREE */
 
 /* Statistics: relaxed, they are only reported. */
-static _Atomic uint64_t g_stat_rings, g_stat_overflow, g_stat_lost;
+static _Atomic uint64_t g_stat_rings, g_stat_overflow, g_stat_lost, g_stat_helped;
+
+/* Segments closed by any producer (full, a next one chained) and not yet
+ * consumed: the backlog whose memory the flusher owes; a ring's open segment
+ * is not counted, so any number of threads fits. Past HP_RING_BACKLOG_SEGS
+ * an allocating thread drains it itself when it can (hp_ring_reserve_sample).
+ * Relaxed: a budget, read as an approximation. */
+static _Atomic size_t g_backlog_segs;
 
 static inline size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
@@ -268,7 +311,7 @@ static hp_seg *seg_get(hp_ring *r) {
     if (!s)
         s = pool_take();
     if (!s) {
-        s = seg_map();
+        s = seg_map(r);
         if (!s)
             return NULL;
         /* Two segments alternate in steady state; a third one in the chain means
@@ -318,11 +361,34 @@ hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes) {
          * commit; release here makes it (and every record) visible to the
          * consumer that acquires next, and orders n's initialisation. */
         atomic_store_explicit(&cur->next, n, memory_order_release);
+        atomic_fetch_add_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* a budget: orders nothing */
         r->p_seg = cur = n;
         r->p_wpos = 0;
     }
     r->p_resv = align8(max_bytes);
     return (hp_event *)(void *)(cur->data + r->p_wpos + REC_HDR);
+}
+
+/* Set once at start-up, before any thread samples; relaxed. */
+static _Atomic(hp_backlog_helper_fn) g_backlog_helper;
+
+void hp_ring_set_backlog_helper(hp_backlog_helper_fn fn) {
+    atomic_store_explicit(&g_backlog_helper, fn, memory_order_relaxed);
+}
+
+hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes) {
+    if (HP_UNLIKELY(atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) >= HP_RING_BACKLOG_SEGS)) {
+        /* Behind: help (the flusher may be starved of CPU, with more busy
+         * threads than cores, or stuck on a lock the program holds). If the
+         * lock is taken, its holder is draining (nothing under it waits for
+         * the program) and the backlog shrinks once it runs. Refusing the
+         * sample instead was tried: on a loaded machine (the CI) a holder
+         * descheduled for a few milliseconds made whole runs lose samples. */
+        hp_backlog_helper_fn help = atomic_load_explicit(&g_backlog_helper, memory_order_relaxed);
+        if (help && help())
+            stat_add(&g_stat_helped);
+    }
+    return hp_ring_reserve(r, max_bytes);
 }
 
 void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes) {
@@ -337,10 +403,33 @@ void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes) {
         len = r->p_resv; /* never beyond what was reserved */
     uint32_t total = (uint32_t)(REC_HDR + len);
     memcpy(rec, &total, sizeof total); /* plain: published by the release below */
+    if (atomic_load_explicit(&ev->kind, memory_order_relaxed) == HP_EV_ALLOC && ev->id) {
+        unsigned k = (unsigned)(ev->id % FOLD_SLOTS);
+        r->p_recent[k].id = ev->id;
+        r->p_recent[k].gen = atomic_load_explicit(&r->p_chained, memory_order_relaxed); /* our own counter */
+        r->p_recent[k].off = r->p_wpos + REC_HDR;
+    }
     r->p_wpos += total;
     r->p_resv = 0;
     /* Release: the record's bytes are visible to the consumer's acquire of wpos. */
     atomic_store_explicit(&cur->wpos, r->p_wpos, memory_order_release);
+}
+
+int hp_ring_fold_free(hp_ring *r, uint64_t id) {
+    unsigned k = (unsigned)(id % FOLD_SLOTS);
+    /* Only a record of the open segment: it cannot have been retired and
+     * reused (the consumer retires closed segments only); gen tells this
+     * segment's current use from an earlier one. Relaxed: our own counter. */
+    if (r->p_recent[k].id != id || !r->p_seg ||
+        r->p_recent[k].gen != atomic_load_explicit(&r->p_chained, memory_order_relaxed))
+        return 0;
+    r->p_recent[k].id = 0;
+    hp_event *ev = (hp_event *)(void *)(r->p_seg->data + r->p_recent[k].off);
+    uint16_t want = HP_EV_ALLOC;
+    /* Relaxed: the CAS against the consumer's claim (ring_drain) decides
+     * alone who has the record; no other data is handed over by it. */
+    return atomic_compare_exchange_strong_explicit(&ev->kind, &want, HP_EV_ALLOC_FREED, memory_order_relaxed,
+                                                   memory_order_relaxed);
 }
 
 int hp_ring_backlogged(hp_ring *r) {
@@ -353,12 +442,15 @@ int hp_ring_backlogged(hp_ring *r) {
         return 0;
     r->p_checked = chained;
     uint64_t retired = atomic_load_explicit(&r->c_retired, memory_order_relaxed);
-    return chained - retired > 2;
+    /* Many rings each below the threshold can still fill the shared budget. */
+    return chained - retired > HP_RING_NUDGE_SEGS ||
+           atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) > HP_RING_BACKLOG_SEGS / 2;
 }
 
 /* ---------------------------------------------------------------- consumer */
 
 static void seg_retire(hp_ring *r, hp_seg *s) {
+    atomic_fetch_sub_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* a budget: orders nothing */
     /* Relaxed: only the producer reads it, as a hint. */
     atomic_store_explicit(&r->c_retired, atomic_load_explicit(&r->c_retired, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -399,8 +491,14 @@ static size_t ring_drain(hp_ring *r, hp_event_fn fn, void *ctx) {
                 r->c_rpos = w; /* corrupt (cannot happen): skip rather than read out of bounds */
                 break;
             }
-            const hp_event *ev = (const hp_event *)(const void *)(s->data + r->c_rpos + REC_HDR);
+            hp_event *ev = (hp_event *)(void *)(s->data + r->c_rpos + REC_HDR);
             r->c_rpos += len; /* before the callback: a fork inside it cannot replay this record */
+            /* Claim an ALLOC before applying it, so the producer cannot fold
+             * its FREE in meanwhile (hp_ring_fold_free); a failed claim means
+             * it just did. Relaxed: see there. */
+            uint16_t k = HP_EV_ALLOC;
+            atomic_compare_exchange_strong_explicit(&ev->kind, &k, HP_EV_ALLOC | HP_EV_CLAIMED, memory_order_relaxed,
+                                                    memory_order_relaxed);
             fn(ev, ctx);
             delivered++;
         }
@@ -437,12 +535,23 @@ static void ring_reset(hp_ring *r) {
         if (sp && sp != cur)
             seg_free(sp);
     }
+    /* The chain's last segment stays with the ring as its spare: the next
+     * thread to claim it starts without a mapping, a page fault or the
+     * pool's lock (10,000 short-lived threads: each mapped a batch, and the
+     * flusher unmapped one segment per exit). So a free ring holds 16 KiB. */
+    if (cur) {
+        atomic_store_explicit(&r->spare[0], cur, memory_order_relaxed);
+        cur = NULL;
+    }
     r->p_checked = 0;
+    memset(r->p_recent, 0, sizeof r->p_recent); /* the next owner frees other ids into other segments */
+    for (; r->p_stashed; r->p_stashed--, r->p_stash += SEG_BYTES)
+        seg_free((hp_seg *)(void *)r->p_stash);
+    r->p_stash = NULL;
+    r->p_batch = 0;
     atomic_store_explicit(&r->first, NULL, memory_order_relaxed);
     atomic_store_explicit(&r->p_chained, 0, memory_order_relaxed);
     atomic_store_explicit(&r->c_retired, 0, memory_order_relaxed);
-    if (cur)
-        seg_free(cur);
     /* Relaxed hint, incremented before FREE becomes visible so a claimer's
      * decrement (after its acquire CAS) always comes later: never negative. */
     atomic_fetch_add_explicit(&g_free_rings, 1, memory_order_relaxed);
@@ -474,4 +583,5 @@ void hp_ring_stats_get(hp_ring_stats *out) {
     out->overflow_segments = atomic_load_explicit(&g_stat_overflow, memory_order_relaxed);
     out->lost = atomic_load_explicit(&g_stat_lost, memory_order_relaxed);
     out->pooled_segments = atomic_load_explicit(&g_pool_count, memory_order_relaxed);
+    out->backlog_helped = atomic_load_explicit(&g_stat_helped, memory_order_relaxed);
 }

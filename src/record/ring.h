@@ -35,8 +35,28 @@ void hp_ring_release(hp_ring *r);
 hp_event *hp_ring_reserve(hp_ring *r, size_t max_bytes);
 void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes);
 
-/* True when the producer has chained more than a few segments: the flusher
- * should be woken early. */
+/* The sample `id` was freed: if its ALLOC is one of the last few committed
+ * to r and the consumer has not started reading it, it becomes
+ * HP_EV_ALLOC_FREED and 1 is returned (no FREE needs queueing); else 0. */
+int hp_ring_fold_free(hp_ring *r, uint64_t id);
+
+/* hp_ring_reserve for a new sample (ALLOC). While all rings together hold
+ * HP_RING_BACKLOG_SEGS closed segments the flusher has not consumed (2 MiB),
+ * the producer first drains them itself if the backlog helper can (below),
+ * so a flusher starved of CPU or stuck on the program's lock does not let
+ * heapprof's memory grow; it never waits, and never refuses the sample. */
+#define HP_RING_BACKLOG_SEGS 128u
+hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes);
+
+/* What a producer that finds the backlog full calls first: drains every ring
+ * itself if it can without waiting (control/ sets it: a try-lock of the
+ * aggregation state). Returns nonzero when it drained. Called with no open
+ * reservation, on a thread whose heapprof guard is up. */
+typedef int (*hp_backlog_helper_fn)(void);
+void hp_ring_set_backlog_helper(hp_backlog_helper_fn fn);
+
+/* True, once per newly chained segment, when the producer has chained more
+ * than a few (8) segments the flusher has not consumed: it should be nudged. */
 int hp_ring_backlogged(hp_ring *r);
 
 /* ---- consumer side (one thread at a time: the flusher) ---- */
@@ -51,6 +71,7 @@ typedef struct hp_ring_stats {
     uint64_t overflow_segments; /* segments chained because the consumer was behind */
     uint64_t lost;            /* records that could not be stored (no memory) */
     uint64_t pooled_segments; /* drained segments kept for any ring to reuse (at most HP_RING_POOL_SEGS) */
+    uint64_t backlog_helped;  /* drains made by an allocating thread: the backlog was at HP_RING_BACKLOG_SEGS */
 } hp_ring_stats;
 #define HP_RING_POOL_SEGS 64
 void hp_ring_stats_get(hp_ring_stats *out);

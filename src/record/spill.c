@@ -23,7 +23,7 @@ void hp_spill_free(uintptr_t addr, uint64_t id) {
         return;
     }
     memset(node, 0, sizeof *node);
-    node->ev.kind = HP_EV_FREE;
+    atomic_store_explicit(&node->ev.kind, HP_EV_FREE, memory_order_relaxed); /* published by the push */
     node->ev.id = id;
     node->ev.addr = addr;
     hp_spill_node *head = atomic_load_explicit(&spill_head, memory_order_relaxed);

@@ -16,7 +16,7 @@
 #     system calls between two markers do not grow from N to 4N samples,
 #     apart from the ring's own (futex wake-ups of the flusher, segments
 #     mapped when the flusher falls behind: mmap/madvise/munmap), which are
-#     not the stack capture's and are printed for the record.
+#     counted apart: fewer than one per 1,000 samples.
 source "$(dirname "$0")/lib.sh"
 need_go
 PLUGIN="$E2E_BIN/unwind_plugin.so"
@@ -125,7 +125,15 @@ if command -v strace >/dev/null 2>&1; then
     c4=$(count_between "$TMP/strace.80000")
     check "the allocating thread's system calls (other than the ring's) do not grow with samples (20000: $c1, 80000: $c4)" \
         test "$c4" -le $((c1 + 2))
-    echo "note: the ring's calls on the allocating thread: $(count_between "$TMP/strace.20000" 1) for 20000 samples, $(count_between "$TMP/strace.80000" 1) for 80000"
+    # The ring's own calls (flusher wake-ups, segment mappings) on the
+    # allocating thread, once warm: fewer than one per 1,000 samples (issue 12).
+    # A count, not a timing: a busy flusher naps instead of being woken, and
+    # a ring that runs out of segments maps a doubling batch at once, so even a
+    # starved flusher cannot push it past ~1 per 2,000.
+    r1=$(count_between "$TMP/strace.20000" 1)
+    r4=$(count_between "$TMP/strace.80000" 1)
+    check "the ring's system calls on the allocating thread stay below 1 per 1,000 samples (20000: $r1, 80000: $r4)" \
+        test "$r1" -lt 20 -a "$r4" -lt 80
     check "no pipe or pipe2 anywhere in the process" bash -c "! grep -qE '(pipe|pipe2)\\(' '$TMP/strace.80000'"
     main=$(awk 'NR == 1 { print $1 }' "$TMP/strace.80000")
     check "no open on the allocating thread between the markers" bash -c \
