@@ -54,6 +54,7 @@
 #include "control/http_request.h"
 #include "control/http_peer.h"
 #include "control/metrics.h"
+#include "control/parent_profiled.h"
 #include "control/rate_control.h"
 #include "control/state.h"
 #include "export/legacy_text.h"
@@ -881,8 +882,14 @@ int hp_http_start(void)
     int fd = open_listener(h);
     if (fd < 0) {
         char msg[96];
-        hp_warnf("heapprof: cannot serve HTTP on %s: %s; the program runs without the HTTP server", listen_name,
-                  strerror_r(-fd, msg, sizeof msg));
+        /* A child that inherited HEAPPROF_HTTP (HEAPPROF_CHILDREN=1) finds
+         * the port its profiled parent serves: expected, and the child's
+         * stderr is the program's, so nothing is said. */
+        if (fd == -EADDRINUSE && hp_parent_has_heapprof())
+            ;
+        else
+            hp_warnf("heapprof: cannot serve HTTP on %s: %s; the program runs without the HTTP server", listen_name,
+                      strerror_r(-fd, msg, sizeof msg));
         hp_free(conns);
         conns = NULL;
         return -fd;
