@@ -8,6 +8,16 @@ need_curl() {
         abort "'curl' is not on PATH: this test fetches profiles with it (Debian: apt-get install curl)"
 }
 
+# need_http_pprof: go and curl on PATH, and go tool pprof's cache and
+# $HOME inside $TMP (pprof fetching a URL writes both; a test must not leave
+# files in the real ones).
+need_http_pprof() {
+    need_go
+    need_curl
+    export PPROF_TMPDIR="$TMP/pprof" HOME="$TMP/home"
+    mkdir -p "$PPROF_TMPDIR" "$HOME"
+}
+
 # free_port: a TCP port free on 127.0.0.1 right now. A race with another
 # process is possible, so start_host retries on "cannot serve".
 free_port() {

@@ -12,10 +12,8 @@
 #     still served (heap values 0, heapprof_sampling_rate_bytes 0)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_lib.sh"
-need_go
-need_curl
-export PPROF_TMPDIR="$TMP/pprof" HOME="$TMP/home"
-mkdir -p "$PPROF_TMPDIR" "$HOME" "$TMP/ctl"
+need_http_pprof
+mkdir -p "$TMP/ctl"
 
 start_host a HEAPPROF_RATE=65536 HEAPPROF_SEED=5 HEAPPROF_INTERVAL=0 -- "$E2E_BIN/fleet_host" "$TMP/ctl" 4 1 ||
     abort "the server never answered (stderr: $(head -c 300 "$TMP/a.err"))"

@@ -13,10 +13,7 @@
 #   - fork: the parent keeps serving, the child does not hold the port
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_lib.sh"
-need_go
-need_curl
-export PPROF_TMPDIR="$TMP/pprof" HOME="$TMP/home"
-mkdir -p "$PPROF_TMPDIR" "$HOME"
+need_http_pprof
 
 # ---- one host at HEAPPROF_RATE=65536 ----
 CTL=$TMP/ctl1

@@ -9,10 +9,7 @@
 #   - heapprof_dump(PATH) writes PATH's .peak.pb.gz beside it
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/http_lib.sh"
-need_go
-need_curl
-export PPROF_TMPDIR="$TMP/pprof" HOME="$TMP/home"
-mkdir -p "$PPROF_TMPDIR" "$HOME"
+need_http_pprof
 prog=$E2E_BIN/peakage
 
 # inuse_space of FUNCTION (flat) in FILE, from pprof -top -sample_index=inuse_space.
