@@ -62,7 +62,7 @@ void hp_final_dump_claimed_done(void) { atomic_store_explicit(&exit_done, EXIT_D
 void hp_final_dump_at_underscore_exit(void) {
     if (hp_flusher_belongs_to_other_process() || !hp_flusher_running())
         return;
-    if (hp_own_threads_forked_child() && hp_recorder_samples_here() == 0)
+    if (hp_own_threads_forked_child() && !hp_recorder_sampled_here())
         return;
     hp_final_dump();
 }

@@ -49,9 +49,12 @@ static HP_TLS hp_thread_state tls;
 static _Atomic uint64_t next_id_block = 1;
 static _Atomic uint64_t thread_ordinal;
 static _Atomic uint64_t stat_unrecorded, stat_nested;
-/* Relaxed: a count read at _exit by a thread of the same process; no data
- * hangs on it. Reset in a forked child. */
-static _Atomic uint64_t samples_here;
+/* Whether this process (since the fork, in a child) took a sample. A flag
+ * set once, not a count: a shared counter bumped on every sample bounced
+ * its cache line between allocating threads (a third of a sample's cost
+ * outside the unwinder at RATE=1). Relaxed: read at _exit by a thread of
+ * the same process; no data hangs on it. Reset in a forked child. */
+static _Atomic int sampled_here;
 /* Thread ids of heapprof's own threads (flusher, HTTP server), so that the
  * flusher can tell whether any of the program's threads is left. Relaxed:
  * each slot is one word, read by the flusher of the same process. */
@@ -272,7 +275,8 @@ static inline __attribute__((always_inline)) void *take_sample(void *base, size_
         int truncated = 0;
         unsigned n = hp_stack_capture(ev->frames, depth, &truncated);
         id = next_sample_id();
-        atomic_fetch_add_explicit(&samples_here, 1, memory_order_relaxed);
+        if (HP_UNLIKELY(!atomic_load_explicit(&sampled_here, memory_order_relaxed)))
+            atomic_store_explicit(&sampled_here, 1, memory_order_relaxed);
         atomic_store_explicit(&ev->kind, HP_EV_ALLOC, memory_order_relaxed); /* published by the commit */
         ev->flags = truncated ? HP_EV_TRUNCATED : 0;
         ev->depth = n;
@@ -443,7 +447,7 @@ int hp_thread_internal_count(void) {
     return n;
 }
 
-uint64_t hp_recorder_samples_here(void) { return atomic_load_explicit(&samples_here, memory_order_relaxed); }
+int hp_recorder_sampled_here(void) { return atomic_load_explicit(&sampled_here, memory_order_relaxed); }
 
 void hp_recorder_after_fork_child(void) {
     hp_rings_after_fork_child(tls.ring);
@@ -451,7 +455,7 @@ void hp_recorder_after_fork_child(void) {
      * flusher registers itself again. */
     for (int i = 0; i < HP_OWN_TIDS; i++)
         atomic_store_explicit(&own_tids[i], 0, memory_order_relaxed);
-    atomic_store_explicit(&samples_here, 0, memory_order_relaxed);
+    atomic_store_explicit(&sampled_here, 0, memory_order_relaxed);
     /* Only the forking thread exists here; another may have held kick_lock. */
     pthread_mutex_init(&kick_lock, NULL);
     for (kick_chunk *c = kick_chunks; c; c = c->next)

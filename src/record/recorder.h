@@ -53,8 +53,8 @@ int hp_thread_is_internal(pid_t tid);
 /* How many of heapprof's threads registered in this process. */
 int hp_thread_internal_count(void);
 
-/* Samples taken in this process (since the fork, in a forked child). */
-uint64_t hp_recorder_samples_here(void);
+/* Whether a sample was taken in this process (since the fork, in a forked child). */
+int hp_recorder_sampled_here(void);
 
 /* heapprof_set_rate: every thread's countdown runs out at once (threads
  * whose gap was drawn under an older rate epoch). */
