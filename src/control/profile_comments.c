@@ -32,9 +32,10 @@ void hp_comments_build(hp_comments *c, const hp_profile *p, const char *what) {
              (unsigned long long)hp_current_rate(), (unsigned long long)rc.changes,
              (unsigned long long)rc.rejected, (unsigned long long)hp_stack_cut_count());
     snprintf(c->loss, sizeof c->loss,
-             "heapprof ring_overflow_segments=%llu ring_backlog_helped=%llu spilled_frees=%llu unrecorded_samples=%llu "
-             "lost_events=%llu pending_frees=%llu",
-             (unsigned long long)rs.overflow_segments, (unsigned long long)rs.backlog_helped, (unsigned long long)recs.spilled,
+             "heapprof ring_overflow_segments=%llu ring_backlog_helped=%llu ring_backlog_waits=%llu "
+             "ring_backlog_overruns=%llu spilled_frees=%llu unrecorded_samples=%llu lost_events=%llu pending_frees=%llu",
+             (unsigned long long)rs.overflow_segments, (unsigned long long)rs.backlog_helped,
+             (unsigned long long)rs.backlog_waits, (unsigned long long)rs.backlog_overruns, (unsigned long long)recs.spilled,
              (unsigned long long)recs.unrecorded, (unsigned long long)(rs.lost + ps.lost_frees),
              (unsigned long long)ps.pending_frees);
     snprintf(c->mem, sizeof c->mem,

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "aggregate/profile.h"
 #include "base/common.h"
@@ -14,17 +15,35 @@
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static hp_profile *profile;
 static hp_maps *maps;
+/* Threads waiting in lock_waiting() (the flusher, a dump, fork). Relaxed:
+ * a hint that keeps allocating threads from barging in, nothing more. */
+static _Atomic unsigned lock_waiters;
+
+/* Takes the lock for a thread that must have it (it drains and dumps).
+ * Allocating threads that help with the backlog only try the lock, and while
+ * someone waits here they leave it alone: at RATE=1 with more busy threads
+ * than cores they took it back to back, and the flusher, never getting it,
+ * wrote no periodic dump for seconds. */
+static void lock_waiting(void) {
+    if (pthread_mutex_trylock(&state_lock) == 0)
+        return;
+    atomic_fetch_add_explicit(&lock_waiters, 1, memory_order_relaxed);
+    pthread_mutex_lock(&state_lock);
+    atomic_fetch_sub_explicit(&lock_waiters, 1, memory_order_relaxed);
+}
 
 /* The rings' backlog helper (record/ring.h): an allocating thread that
  * finds the backlog full drains it itself, but only if the lock is free at
- * once: it never waits for the flusher (which may wait for a lock this very
- * thread holds), and the state lock is not one the program can hold. */
+ * once: it never blocks on the lock (the ring layer bounds how long it waits
+ * for a drainer), and the state lock is not one the program can hold. */
 static int drain_if_free(void) {
-    if (!profile || pthread_mutex_trylock(&state_lock) != 0)
-        return 0;
+    if (!profile)
+        return HP_HELP_NONE;
+    if (atomic_load_explicit(&lock_waiters, memory_order_relaxed) || pthread_mutex_trylock(&state_lock) != 0)
+        return HP_HELP_BUSY; /* the holder or the waiter drains */
     hp_state_drain();
     pthread_mutex_unlock(&state_lock);
-    return 1;
+    return HP_HELP_DRAINED;
 }
 
 int hp_state_init(void) {
@@ -36,7 +55,7 @@ int hp_state_init(void) {
     return profile && maps ? 0 : ENOMEM;
 }
 
-void hp_state_lock(void) { pthread_mutex_lock(&state_lock); }
+void hp_state_lock(void) { lock_waiting(); }
 void hp_state_unlock(void) { pthread_mutex_unlock(&state_lock); }
 hp_profile *hp_state_profile(void) { return profile; }
 hp_maps *hp_state_maps(void) { return maps; }
@@ -61,7 +80,7 @@ int hp_state_with(void (*fn)(hp_profile *p, hp_maps *m, void *ctx), void *ctx) {
     if (!profile || !maps)
         return EAGAIN;
     int guard = hp_guard_enter();
-    pthread_mutex_lock(&state_lock);
+    lock_waiting();
     hp_state_drain();
     fn(profile, maps, ctx);
     pthread_mutex_unlock(&state_lock);
@@ -73,7 +92,7 @@ static int snapshot_of(hp_snapshot *s, const char *what, int peak) {
     if (!profile || !maps)
         return EAGAIN;
     int guard = hp_guard_enter();
-    pthread_mutex_lock(&state_lock);
+    lock_waiting();
     hp_state_drain();
     int err = peak ? hp_snapshot_take_peak(s, profile, maps, what) : hp_snapshot_take(s, profile, maps, what);
     pthread_mutex_unlock(&state_lock);
@@ -95,6 +114,7 @@ void hp_state_note_objects(void) {
 }
 
 void hp_state_after_fork_child(void) {
+    atomic_store_explicit(&lock_waiters, 0, memory_order_relaxed); /* the parent's waiters are not here */
     pthread_mutex_unlock(&state_lock);
     if (maps)
         hp_maps_after_fork(maps);

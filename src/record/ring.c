@@ -27,8 +27,10 @@
  * consumer moves it NULL -> segment and only the producer moves it
  * segment -> NULL, so each side needs a plain load and store, no CAS.
  *
- * Neither side ever waits: the producer never looks at consumer progress
- * except to count overflows; the consumer stops at the last published record.
+ * Neither side waits for the other here: the producer looks at consumer
+ * progress only to count overflows and to bound the backlog (a new sample
+ * past HP_RING_BACKLOG_HARD_SEGS waits for a drain in progress, see
+ * backlog_relieve); the consumer stops at the last published record.
  *
  * Registry and reuse
  * ------------------
@@ -55,9 +57,11 @@
  *   freed memory. */
 #include "record/ring.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "base/common.h"
 #include "base/internal_alloc.h"
@@ -196,14 +200,19 @@ static _Atomic(hp_ring *) g_rings; /* registry head */
 static _Atomic size_t g_free_rings; /* hint: rings in state FREE */
 
 /* Statistics: relaxed, they are only reported. */
-static _Atomic uint64_t g_stat_rings, g_stat_overflow, g_stat_lost, g_stat_helped;
+static _Atomic uint64_t g_stat_rings, g_stat_overflow, g_stat_lost, g_stat_helped, g_stat_waits, g_stat_overruns;
 
 /* Segments closed by any producer (full, a next one chained) and not yet
  * consumed: the backlog whose memory the flusher owes; a ring's open segment
  * is not counted, so any number of threads fits. Past HP_RING_BACKLOG_SEGS
- * an allocating thread drains it itself when it can (hp_ring_reserve_sample).
+ * an allocating thread drains it itself when it can, past
+ * HP_RING_BACKLOG_HARD_SEGS it waits for a drain (hp_ring_reserve_sample).
  * Relaxed: a budget, read as an approximation. */
 static _Atomic size_t g_backlog_segs;
+/* Set when a producer gave up waiting for a drain (HP_RING_THROTTLE_MAX_NS);
+ * cleared by the consumer once the backlog is below HP_RING_BACKLOG_SEGS.
+ * Relaxed: a hint, no data is handed over by it. */
+static _Atomic int g_wait_off;
 
 static inline size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
@@ -376,18 +385,60 @@ void hp_ring_set_backlog_helper(hp_backlog_helper_fn fn) {
     atomic_store_explicit(&g_backlog_helper, fn, memory_order_relaxed);
 }
 
-hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes) {
-    if (HP_UNLIKELY(atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) >= HP_RING_BACKLOG_SEGS)) {
-        /* Behind: help (the flusher may be starved of CPU, with more busy
-         * threads than cores, or stuck on a lock the program holds). If the
-         * lock is taken, its holder is draining (nothing under it waits for
-         * the program) and the backlog shrinks once it runs. Refusing the
-         * sample instead was tried: on a loaded machine (the CI) a holder
-         * descheduled for a few milliseconds made whole runs lose samples. */
-        hp_backlog_helper_fn help = atomic_load_explicit(&g_backlog_helper, memory_order_relaxed);
-        if (help && help())
-            stat_add(&g_stat_helped);
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* The backlog is at HP_RING_BACKLOG_SEGS or more: drain it here, or, past
+ * the hard bound while another thread drains, wait for that drain (see
+ * ring.h). The drainer holds only heapprof's state lock, under which nothing
+ * waits for the program, so the wait ends; the time limit is for what cannot
+ * be foreseen (a drainer stopped by a debugger, or this very thread holding
+ * the lock in fork's prepare handler when a signal handler allocates). */
+static void backlog_relieve(void) {
+    hp_backlog_helper_fn help = atomic_load_explicit(&g_backlog_helper, memory_order_relaxed);
+    if (!help)
+        return;
+    int got = help();
+    if (got == HP_HELP_DRAINED) {
+        stat_add(&g_stat_helped);
+        return;
     }
+    if (got == HP_HELP_NONE || atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) < HP_RING_BACKLOG_HARD_SEGS ||
+        atomic_load_explicit(&g_wait_off, memory_order_relaxed))
+        return;
+    stat_add(&g_stat_waits);
+    uint64_t start = hp_now_ns(CLOCK_MONOTONIC); /* vDSO: no system call */
+    for (unsigned i = 1;; i++) {
+        /* Spin briefly (a drain retires a segment every few microseconds),
+         * then give the CPU away: with more busy threads than cores, the
+         * drainer may be waiting for exactly this one. */
+        if (i < 64)
+            cpu_relax();
+        else
+            sched_yield();
+        if (atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) < HP_RING_BACKLOG_HARD_SEGS)
+            return;
+        got = help();
+        if (got == HP_HELP_DRAINED) {
+            stat_add(&g_stat_helped);
+            return;
+        }
+        if (got == HP_HELP_NONE)
+            return;
+        if (i % 16 == 0 && hp_now_ns(CLOCK_MONOTONIC) - start > HP_RING_THROTTLE_MAX_NS) {
+            atomic_store_explicit(&g_wait_off, 1, memory_order_relaxed);
+            stat_add(&g_stat_overruns);
+            return;
+        }
+    }
+}
+
+hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes) {
+    if (HP_UNLIKELY(atomic_load_explicit(&g_backlog_segs, memory_order_relaxed) >= HP_RING_BACKLOG_SEGS))
+        backlog_relieve();
     return hp_ring_reserve(r, max_bytes);
 }
 
@@ -450,7 +501,10 @@ int hp_ring_backlogged(hp_ring *r) {
 /* ---------------------------------------------------------------- consumer */
 
 static void seg_retire(hp_ring *r, hp_seg *s) {
-    atomic_fetch_sub_explicit(&g_backlog_segs, 1, memory_order_relaxed); /* a budget: orders nothing */
+    /* Relaxed: a budget and a hint, they order nothing. */
+    size_t before = atomic_fetch_sub_explicit(&g_backlog_segs, 1, memory_order_relaxed);
+    if (HP_UNLIKELY(before <= HP_RING_BACKLOG_SEGS) && atomic_load_explicit(&g_wait_off, memory_order_relaxed))
+        atomic_store_explicit(&g_wait_off, 0, memory_order_relaxed);
     /* Relaxed: only the producer reads it, as a hint. */
     atomic_store_explicit(&r->c_retired, atomic_load_explicit(&r->c_retired, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -465,8 +519,15 @@ static void seg_retire(hp_ring *r, hp_seg *s) {
     seg_free(s);
 }
 
-static size_t ring_drain(hp_ring *r, hp_event_fn fn, void *ctx) {
+/* Delivers r's records; with `bounded` (its thread still runs), only up to
+ * the segment that was open when the drain got here, so a producer as fast
+ * as the drain cannot keep it here for ever. */
+static size_t ring_drain(hp_ring *r, hp_event_fn fn, void *ctx, int bounded) {
     size_t delivered = 0;
+    /* Relaxed: a limit on this drain's work only; the chain itself is
+     * followed through `next` with acquire. Segment number c_retired + 1 is
+     * the one being read; p_chained is the number of the open one. */
+    uint64_t last = bounded ? atomic_load_explicit(&r->p_chained, memory_order_relaxed) : UINT64_MAX;
     hp_seg *s = r->c_seg;
     if (!s) {
         /* Acquire: pairs with the producer's release of its first segment. */
@@ -502,7 +563,7 @@ static size_t ring_drain(hp_ring *r, hp_event_fn fn, void *ctx) {
             fn(ev, ctx);
             delivered++;
         }
-        if (!next)
+        if (!next || atomic_load_explicit(&r->c_retired, memory_order_relaxed) + 1 >= last)
             break;
         /* Fully consumed and closed: move on first, then give the segment away,
          * so no state ever points at a recycled segment. */
@@ -568,7 +629,7 @@ size_t hp_rings_drain(hp_event_fn fn, void *ctx) {
         int st = atomic_load_explicit(&r->state, memory_order_acquire);
         if (st != RING_OWNED && st != RING_RELEASED)
             continue;
-        total += ring_drain(r, fn, ctx);
+        total += ring_drain(r, fn, ctx, st == RING_OWNED);
         /* st was read before draining, so for RELEASED the drain saw the whole
          * chain: the ring is empty and its owner will never push again. */
         if (st == RING_RELEASED)
@@ -584,4 +645,6 @@ void hp_ring_stats_get(hp_ring_stats *out) {
     out->lost = atomic_load_explicit(&g_stat_lost, memory_order_relaxed);
     out->pooled_segments = atomic_load_explicit(&g_pool_count, memory_order_relaxed);
     out->backlog_helped = atomic_load_explicit(&g_stat_helped, memory_order_relaxed);
+    out->backlog_waits = atomic_load_explicit(&g_stat_waits, memory_order_relaxed);
+    out->backlog_overruns = atomic_load_explicit(&g_stat_overruns, memory_order_relaxed);
 }

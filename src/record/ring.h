@@ -4,9 +4,11 @@
  * A ring is a chain of fixed-size segments. In steady state two segments
  * alternate (the consumer hands a drained one back as the producer's spare),
  * so it behaves as a ring; when the flusher falls behind, the producer chains
- * a fresh segment instead of dropping or waiting: a lost FREE would be a
- * phantom leak, and waiting could deadlock against a flusher blocked on a lock
- * the app thread holds. Those extra segments are counted as overflows. */
+ * a fresh segment instead of dropping a record (a lost FREE would be a
+ * phantom leak); those extra segments are counted as overflows. Only a new
+ * sample, and only past a hard bound on the backlog, waits for a drain that
+ * is running (hp_ring_reserve_sample): never for the flusher as such, which
+ * may be blocked on a lock the app thread holds. */
 #ifndef HEAPPROF_RING_H
 #define HEAPPROF_RING_H
 
@@ -40,18 +42,31 @@ void hp_ring_commit(hp_ring *r, hp_event *ev, size_t bytes);
  * HP_EV_ALLOC_FREED and 1 is returned (no FREE needs queueing); else 0. */
 int hp_ring_fold_free(hp_ring *r, uint64_t id);
 
-/* hp_ring_reserve for a new sample (ALLOC). While all rings together hold
- * HP_RING_BACKLOG_SEGS closed segments the flusher has not consumed (2 MiB),
- * the producer first drains them itself if the backlog helper can (below),
- * so a flusher starved of CPU or stuck on the program's lock does not let
- * heapprof's memory grow; it never waits, and never refuses the sample. */
-#define HP_RING_BACKLOG_SEGS 128u
+/* hp_ring_reserve for a new sample (ALLOC), with the backlog bounded. The
+ * backlog is every closed segment of every ring that the flusher has not
+ * consumed yet.
+ *   >= HP_RING_BACKLOG_SEGS (512 KiB): the producer first drains the rings
+ *      itself if the backlog helper can do so without waiting (below);
+ *   >= HP_RING_BACKLOG_HARD_SEGS (1 MiB), and someone else is draining: the
+ *      producer waits (spins, then yields its CPU, no lock and no sleep)
+ *      until the backlog is below that again, so producers cannot outrun the
+ *      drain by more than that much memory, however many there are per core.
+ * A wait longer than HP_RING_THROTTLE_MAX_NS (the drainer may be stopped, or
+ * be this very thread, interrupted by a signal) turns the waiting off until
+ * the backlog is below HP_RING_BACKLOG_SEGS again (counted). It never refuses
+ * the sample: a dropped ALLOC or FREE would be a wrong profile. */
+#define HP_RING_BACKLOG_SEGS 32u
+#define HP_RING_BACKLOG_HARD_SEGS 64u
+#define HP_RING_THROTTLE_MAX_NS 100000000ull
 hp_event *hp_ring_reserve_sample(hp_ring *r, size_t max_bytes);
 
-/* What a producer that finds the backlog full calls first: drains every ring
- * itself if it can without waiting (control/ sets it: a try-lock of the
- * aggregation state). Returns nonzero when it drained. Called with no open
- * reservation, on a thread whose heapprof guard is up. */
+/* What a producer that finds the backlog over HP_RING_BACKLOG_SEGS calls: a
+ * drain of every ring if it can do one without waiting (control/ sets it: a
+ * try-lock of the aggregation state). Called with no open reservation, on a
+ * thread whose heapprof guard is up. Returns HP_HELP_DRAINED; HP_HELP_BUSY
+ * when another thread is draining or about to (waiting for it helps); or
+ * HP_HELP_NONE when nobody can drain (no profile yet: do not wait). */
+enum { HP_HELP_NONE = -1, HP_HELP_BUSY = 0, HP_HELP_DRAINED = 1 };
 typedef int (*hp_backlog_helper_fn)(void);
 void hp_ring_set_backlog_helper(hp_backlog_helper_fn fn);
 
@@ -61,8 +76,11 @@ int hp_ring_backlogged(hp_ring *r);
 
 /* ---- consumer side (one thread at a time: the flusher) ---- */
 
-/* Delivers every committed record of every ring, each ring in push order;
+/* Delivers the committed records of every ring, each ring in push order;
  * recycles drained segments and makes released, drained rings reusable.
+ * Of a ring whose thread still runs it reads at most the segments that were
+ * in its chain when it got to it, so a drain ends even while producers fill
+ * the rings as fast as it reads them (the next drain takes the rest).
  * Returns the number of records delivered. */
 size_t hp_rings_drain(hp_event_fn fn, void *ctx);
 
@@ -72,6 +90,8 @@ typedef struct hp_ring_stats {
     uint64_t lost;            /* records that could not be stored (no memory) */
     uint64_t pooled_segments; /* drained segments kept for any ring to reuse (at most HP_RING_POOL_SEGS) */
     uint64_t backlog_helped;  /* drains made by an allocating thread: the backlog was at HP_RING_BACKLOG_SEGS */
+    uint64_t backlog_waits;   /* samples that waited for a drain: the backlog was at HP_RING_BACKLOG_HARD_SEGS */
+    uint64_t backlog_overruns; /* waits given up after HP_RING_THROTTLE_MAX_NS (the bound lapsed for a while) */
 } hp_ring_stats;
 #define HP_RING_POOL_SEGS 64
 void hp_ring_stats_get(hp_ring_stats *out);

@@ -384,6 +384,140 @@ static void test_idle_ring_holds_one_segment(void **state) {
     assert_int_equal(c.received, 2);
 }
 
+/* ---- a drain ends even while its producer keeps pace ---- */
+
+typedef struct {
+    checker c;
+    hp_ring *r;
+    uint64_t seq; /* next sequence number to push */
+    uint64_t limit;
+} chaser;
+
+/* Pushes one record for every record delivered: a drain that read until the
+ * ring was empty would never return (up to `limit`, where the test fails). */
+static void chase_cb(const hp_event *ev, void *ctx) {
+    chaser *ch = ctx;
+    check_cb(ev, &ch->c);
+    if (ch->seq < ch->limit)
+        assert_int_equal(push(ch->r, ch->c.tag0, ch->seq++), 0);
+}
+
+static void test_drain_ends_while_producer_keeps_pace(void **state) {
+    (void)state;
+    chaser ch;
+    checker_init(&ch.c, 1);
+    ch.r = hp_ring_acquire();
+    assert_non_null(ch.r);
+    ch.limit = 1000000;
+    for (ch.seq = 0; ch.seq < 3000;) /* several segments */
+        assert_int_equal(push(ch.r, ch.c.tag0, ch.seq++), 0);
+    size_t delivered = hp_rings_drain(chase_cb, &ch);
+    /* What was there (3,000), plus at most the open segment's worth pushed
+     * meanwhile, far below the limit. */
+    assert_true(delivered >= 3000 && delivered < 3000 + 16384 / 64);
+    assert_true(ch.seq < ch.limit);
+    ch.limit = ch.seq; /* no more pushes: the rest arrives, in order */
+    while (hp_rings_drain(chase_cb, &ch))
+        ;
+    assert_int_equal(ch.c.received, ch.seq);
+    hp_ring_release(ch.r);
+    drain_all(&ch.c);
+    assert_int_equal(ch.c.errors, 0);
+}
+
+/* ---- the backlog's bounds (hp_ring_reserve_sample) ---- */
+
+static checker *g_help_checker;
+static int g_help_calls, g_help_drain_at, g_help_answer;
+
+/* A helper standing in for control/'s: BUSY (someone else drains) or NONE
+ * until its g_help_drain_at-th call, when it drains (as the other drainer
+ * finishing would) and still answers as told. */
+static int fake_helper(void) {
+    if (++g_help_calls == g_help_drain_at)
+        hp_rings_drain(check_cb, g_help_checker);
+    return g_help_answer;
+}
+
+/* Pushes records until the backlog (closed segments of all rings) passes
+ * `segs`; a record is at least 64 bytes here. */
+static uint64_t fill_backlog(hp_ring *r, checker *c, uint64_t seq, unsigned segs) {
+    for (uint64_t n = 0; n < (uint64_t)(segs + 2) * (16384 / 64); n++)
+        assert_int_equal(push(r, c->tag0, seq++), 0);
+    return seq;
+}
+
+static void test_backlog_bounds(void **state) {
+    (void)state;
+    checker c;
+    checker_init(&c, 1);
+    g_help_checker = &c;
+    hp_ring *r = hp_ring_acquire();
+    assert_non_null(r);
+    hp_ring_set_backlog_helper(fake_helper);
+    hp_ring_stats st0, st1;
+    uint64_t seq = 0;
+
+    /* Nobody can drain (NONE): the sample goes on at once. */
+    seq = fill_backlog(r, &c, seq, HP_RING_BACKLOG_HARD_SEGS);
+    hp_ring_stats_get(&st0);
+    g_help_calls = 0, g_help_drain_at = 0, g_help_answer = HP_HELP_NONE;
+    hp_event *ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
+    assert_non_null(ev);
+    hp_ring_commit(r, ev, hp_event_bytes(1)); /* not a checker record (id 0) */
+    hp_ring_stats_get(&st1);
+    assert_int_equal(g_help_calls, 1);
+    assert_int_equal(st1.backlog_waits, st0.backlog_waits);
+
+    /* Another thread drains (BUSY): the sample waits until the backlog is
+     * below the hard bound, which happens at the helper's 5th call. */
+    g_help_calls = 0, g_help_drain_at = 5, g_help_answer = HP_HELP_BUSY;
+    ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
+    assert_non_null(ev);
+    hp_ring_commit(r, ev, hp_event_bytes(1));
+    hp_ring_stats_get(&st1);
+    assert_int_equal(g_help_calls, 5);
+    assert_int_equal(st1.backlog_waits, st0.backlog_waits + 1);
+    assert_int_equal(st1.backlog_overruns, st0.backlog_overruns);
+    assert_int_equal(c.received, seq); /* everything pushed was delivered */
+
+    /* The drainer never finishes: the wait gives up (counted) and waiting is
+     * off, so the next sample goes on after one try... */
+    seq = fill_backlog(r, &c, seq, HP_RING_BACKLOG_HARD_SEGS);
+    g_help_calls = 0, g_help_drain_at = 0, g_help_answer = HP_HELP_BUSY;
+    ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
+    assert_non_null(ev);
+    hp_ring_commit(r, ev, hp_event_bytes(1));
+    hp_ring_stats_get(&st1);
+    assert_int_equal(st1.backlog_waits, st0.backlog_waits + 2);
+    assert_int_equal(st1.backlog_overruns, st0.backlog_overruns + 1);
+    g_help_calls = 0;
+    ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
+    assert_non_null(ev);
+    hp_ring_commit(r, ev, hp_event_bytes(1));
+    assert_int_equal(g_help_calls, 1);
+    hp_ring_stats_get(&st1);
+    assert_int_equal(st1.backlog_waits, st0.backlog_waits + 2);
+    /* ...until a drain brings the backlog under the soft bound: then it
+     * waits again. */
+    hp_rings_drain(check_cb, &c);
+    assert_int_equal(c.received, seq);
+    seq = fill_backlog(r, &c, seq, HP_RING_BACKLOG_HARD_SEGS);
+    g_help_calls = 0, g_help_drain_at = 3, g_help_answer = HP_HELP_BUSY;
+    ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
+    assert_non_null(ev);
+    hp_ring_commit(r, ev, hp_event_bytes(1));
+    assert_int_equal(g_help_calls, 3);
+    hp_ring_stats_get(&st1);
+    assert_int_equal(st1.backlog_waits, st0.backlog_waits + 3);
+
+    hp_ring_set_backlog_helper(NULL);
+    hp_ring_release(r);
+    drain_all(&c);
+    assert_int_equal(c.received, seq);
+    assert_int_equal(c.errors, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_thread_order),
@@ -392,6 +526,8 @@ int main(void) {
         cmocka_unit_test(test_many_producers),
         cmocka_unit_test(test_release_reuse_and_memory),
         cmocka_unit_test(test_idle_ring_holds_one_segment),
+        cmocka_unit_test(test_drain_ends_while_producer_keeps_pace),
+        cmocka_unit_test(test_backlog_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

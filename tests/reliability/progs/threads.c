@@ -10,8 +10,13 @@
  *            each; main cancels them all
  *   exitrace 6 threads allocate in a loop, then all call exit(7) at once
  *   _exit    4 threads allocate in a loop; main calls _exit(5)
- *   abort    4 threads allocate in a loop; main calls abort()
+ *   abort    4 threads allocate in a loop; once a periodic dump has been
+ *            written (so the check of "complete files only" has files to
+ *            look at, however loaded the machine), main calls abort() while
+ *            the next dump is likely in flight
  * Prints "truth" lines. */
+#include <dirent.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -225,6 +230,30 @@ static void *churner(void *arg)
     return NULL;
 }
 
+/* Whether HEAPPROF_OUT's folder holds a finished profile of that prefix
+ * (PREFIX.*.pb.gz; temporary files have another suffix). */
+static int profile_written(void)
+{
+    const char *out = getenv("HEAPPROF_OUT");
+    if (!out)
+        return 1;
+    char dir[4096], base[4096];
+    snprintf(dir, sizeof dir, "%s", out);
+    snprintf(base, sizeof base, "%s.", out);
+    const char *prefix = strrchr(base, '/') ? strrchr(base, '/') + 1 : base;
+    DIR *d = opendir(dirname(dir));
+    if (!d)
+        return 0;
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        found = !strncmp(e->d_name, prefix, strlen(prefix)) && n > 6 &&
+                !strcmp(e->d_name + n - 6, ".pb.gz");
+    }
+    closedir(d);
+    return found;
+}
+
 static int run_exit_path(const char *mode)
 {
     int n = !strcmp(mode, "exitrace") ? 6 : 4;
@@ -243,6 +272,9 @@ static int run_exit_path(const char *mode)
     }
     if (!strcmp(mode, "_exit"))
         _exit(5);
+    for (int waited = 0; !profile_written() && waited < 10000; waited += 5)
+        sleep_ms(5);
+    sleep_ms(7); /* into the next 10 ms dump */
     abort();
 }
 
