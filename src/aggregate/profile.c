@@ -15,8 +15,11 @@
  *    dominated growth);
  *  - stacks are found through 8-byte slots holding 32 bits of their hash, so
  *    a probe touches a record only when it is almost certainly the one;
- *    records come from a stack store of bump-allocated chunks (no allocator call, no header per stack) and
- *    their in-use totals sit in a dense array, which is all a FREE touches. */
+ *    records come from a stack store of bump-allocated chunks (no allocator
+ *    call, no header per stack) and hold the frames in compact form
+ *    (base/stack_code.h: 1-3 bytes a frame instead of 8); their in-use totals
+ *    sit in a dense array, which is all a FREE touches. A distinct stack
+ *    costs ~100-160 B in all (issue 12: 228,000 of them took 78 MiB). */
 #include "aggregate/profile.h"
 
 #include <errno.h>
@@ -24,29 +27,36 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "base/config.h"
 #include "aggregate/id_table.h"
 #include "base/internal_alloc.h"
+#include "base/stack_code.h"
 #include "aggregate/weight.h"
 
-/* A stack as an ALLOC needs it: records start on a cache line, so comparing
- * a 10-frame stack and adding to its totals touches two lines. The hash is
- * not kept: only a growing slot table needs it again. */
+/* A stack as an ALLOC needs it: its totals and its frames' compact form,
+ * which an ALLOC compares byte for byte (its own frames encoded once). The
+ * hash is not kept: a growing slot table computes it again from the code. */
 typedef struct hp_stack_rec {
-    uint32_t depth;
-    uint32_t truncated;
     double alloc_objects, alloc_space;
-    uintptr_t frames[];
+    uint16_t depth; /* <= 256 (HP_MAX_DEPTH) */
+    uint8_t truncated;
+    uint8_t unused;
+    uint32_t code_len;
+    uint8_t code[];
 } hp_stack_rec;
 
 /* A stack's in-use totals, as a FREE needs them: in a dense array indexed
- * like the records, two per cache line, so a FREE (which finds the stack
- * index in its live slot) touches one line, reached without a pointer. */
+ * like the records, so a FREE (which finds the stack index in its live
+ * slot) touches one line, seldom two, reached without a pointer. */
 typedef struct hp_inuse {
     uint64_t live; /* live samples on this stack */
     double objects, space;
-    uint64_t pad;
 } hp_inuse;
-_Static_assert(sizeof(hp_inuse) == 32, "two per cache line");
+
+/* A stack's in-use values in the peak profile. */
+typedef struct hp_peak_value {
+    double objects, space;
+} hp_peak_value;
 
 /* ---- weight keys ----
  * The weight of a sample depends on its size and on the rate in force when it
@@ -106,24 +116,46 @@ struct hp_profile {
     double inuse_space;
     /* The peak profile: every stack's in-use values when inuse_space was last
      * copied, i.e. when it first passed peak_next (see peak_update). */
-    hp_inuse *peak;
+    hp_peak_value *peak;
     size_t n_peak, cap_peak;
     double peak_space, peak_next;
     uint64_t peak_realtime_ns;
 };
 
 
-/* One multiply per frame (the rotation feeds the high bits of the previous
- * product back to the low end), one full mix at the end: the table index and
- * the tag then depend on every bit of every frame. A collision only costs a
- * comparison of frames. */
-static uint64_t stack_hash(const uintptr_t *frames, uint32_t depth) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ depth;
-    for (uint32_t i = 0; i < depth; i++) {
-        h = (h << 27 | h >> 37) ^ (uint64_t)frames[i];
+/* Of a stack's compact form: one multiply per 8 bytes (the rotation feeds
+ * the high bits of the previous product back to the low end), one full mix
+ * at the end: the table index and the tag then depend on every bit. A
+ * collision only costs a comparison. */
+static uint64_t stack_hash(const uint8_t *code, size_t len, uint32_t depth) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ depth ^ (uint64_t)len << 32;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, code + i, 8);
+        h = (h << 27 | h >> 37) ^ w;
+        h *= 0xd6e8feb86659fd93ull;
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        memcpy(&w, code + i, len - i);
+        h = (h << 27 | h >> 37) ^ w;
         h *= 0xd6e8feb86659fd93ull;
     }
     return hp_mix64(h);
+}
+
+/* Growth by half, not doubling, for the arrays with an entry per stack: a
+ * profile just past a power of two stacks would otherwise carry as much
+ * unused room as used. */
+static void *per_stack_grow(void *array, size_t *cap, size_t elem_size) {
+    size_t ncap = *cap ? *cap + *cap / 2 : 256;
+    if (ncap > SIZE_MAX / elem_size)
+        return NULL;
+    void *grown = hp_realloc(array, ncap * elem_size);
+    if (grown)
+        *cap = ncap;
+    return grown;
 }
 
 /* ---- weight keys ---- */
@@ -191,10 +223,10 @@ static void wkey_release(hp_profile *p, uint32_t wkey) {
 
 /* ---- stack table ---- */
 
-/* Cache-line aligned blocks, carved from chunks that live as long as the
+/* 8-byte aligned blocks, carved from chunks that live as long as the
  * profile (stacks are never removed). */
 static void *store_alloc(hp_profile *p, size_t bytes) {
-    bytes = (bytes + HP_CACHELINE - 1) & ~(size_t)(HP_CACHELINE - 1);
+    bytes = (bytes + 7) & ~(size_t)7;
     if ((size_t)(p->store_end - p->store_next) < bytes) {
         /* hp_malloc aligns to 16: one line of slack to reach a line boundary. */
         size_t head = sizeof(hp_store_chunk) + HP_CACHELINE;
@@ -223,7 +255,8 @@ static int stack_slots_grow(hp_profile *p) {
     if (!ns)
         return -1;
     for (size_t i = 0; i < p->n_stacks; i++) {
-        uint64_t h = stack_hash(p->stacks[i]->frames, p->stacks[i]->depth);
+        const hp_stack_rec *s = p->stacks[i];
+        uint64_t h = stack_hash(s->code, s->code_len, s->depth);
         size_t j = h & (ncap - 1);
         while (ns[j])
             j = (j + 1) & (ncap - 1);
@@ -235,26 +268,19 @@ static int stack_slots_grow(hp_profile *p) {
     return 0;
 }
 
-static int frames_equal(const uintptr_t *a, const uintptr_t *b, uint32_t depth) {
-    for (uint32_t i = 0; i < depth; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
-}
-
 /* Room for one more stack in both arrays (each keeps its own capacity, so a
  * failure half-way leaves them consistent). */
 static int stacks_reserve(hp_profile *p) {
     if (p->n_stacks >= HP_LIVE_MAX_STACKS)
         return -1; /* live slots hold a 24-bit index */
     if (p->n_stacks == p->cap_stacks) {
-        hp_stack_rec **ns = hp_array_grow(p->stacks, &p->cap_stacks, sizeof *ns, 256, SIZE_MAX);
+        hp_stack_rec **ns = per_stack_grow(p->stacks, &p->cap_stacks, sizeof *ns);
         if (!ns)
             return -1;
         p->stacks = ns;
     }
     if (p->n_stacks == p->cap_inuse) {
-        hp_inuse *nu = hp_array_grow(p->inuse, &p->cap_inuse, sizeof *nu, 256, SIZE_MAX);
+        hp_inuse *nu = per_stack_grow(p->inuse, &p->cap_inuse, sizeof *nu);
         if (!nu)
             return -1;
         p->inuse = nu;
@@ -268,10 +294,13 @@ uint64_t hp_size_class(uint64_t size) {
 
 /* The index of ev's stack, added if new; -1 when out of memory. */
 static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
-    uint64_t h = stack_hash(ev->frames, ev->depth);
-    const uintptr_t *frames = ev->frames;
-    uint32_t depth = ev->depth;
-    if ((p->n_stacks + 1) * 2 > p->stack_slot_cap && stack_slots_grow(p) != 0)
+    uint32_t depth = ev->depth > HP_MAX_DEPTH ? HP_MAX_DEPTH : ev->depth;
+    uint8_t code[HP_STACK_CODE_MAX(HP_MAX_DEPTH)];
+    size_t len = hp_stack_encode(ev->frames, depth, code);
+    uint64_t h = stack_hash(code, len, depth);
+    /* Load at most 0.7: probes stay short (the 32-bit tag spares the
+     * records), and the slots cost 11-23 B per stack rather than 16-32. */
+    if ((p->n_stacks + 1) * 10 > p->stack_slot_cap * 7 && stack_slots_grow(p) != 0)
         return -1;
     size_t mask = p->stack_slot_cap - 1, j = h & mask;
     for (; p->stack_slots[j]; j = (j + 1) & mask) {
@@ -279,17 +308,18 @@ static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
             continue; /* another hash: no need to look at the record */
         size_t i = (uint32_t)p->stack_slots[j] - 1;
         const hp_stack_rec *s = p->stacks[i];
-        if (s->depth == depth && frames_equal(s->frames, frames, depth))
+        if (s->depth == depth && s->code_len == len && memcmp(s->code, code, len) == 0)
             return (int64_t)i;
     }
     if (stacks_reserve(p) != 0)
         return -1;
-    hp_stack_rec *s = store_alloc(p, sizeof(hp_stack_rec) + depth * sizeof(uintptr_t));
+    hp_stack_rec *s = store_alloc(p, sizeof(hp_stack_rec) + len);
     if (!s)
         return -1;
     memset(s, 0, sizeof *s);
-    s->depth = depth;
-    memcpy(s->frames, frames, depth * sizeof(uintptr_t));
+    s->depth = (uint16_t)depth;
+    s->code_len = (uint32_t)len;
+    memcpy(s->code, code, len);
     size_t i = p->n_stacks++;
     p->stacks[i] = s;
     memset(&p->inuse[i], 0, sizeof p->inuse[i]);
@@ -337,15 +367,15 @@ static void inuse_sub(hp_profile *p, hp_inuse *u, uint64_t size, uint64_t rate) 
 
 static void peak_update(hp_profile *p) {
     while (p->n_stacks > p->cap_peak) {
-        hp_inuse *np = hp_array_grow(p->peak, &p->cap_peak, sizeof *np, 256, SIZE_MAX);
+        hp_peak_value *np = per_stack_grow(p->peak, &p->cap_peak, sizeof *np);
         if (!np)
             return; /* out of memory: the previous peak stays, tried again at the next ALLOC */
         p->peak = np;
     }
-    /* The dense in-use array only (one memcpy, no visit to the scattered
-     * stack records): the peak profile has in-use values, no totals. */
-    if (p->n_stacks) /* with none, both may still be NULL: memcpy(NULL, NULL, 0) is undefined */
-        memcpy(p->peak, p->inuse, p->n_stacks * sizeof *p->peak);
+    /* The dense in-use array only (no visit to the scattered stack
+     * records): the peak profile has in-use values, no totals. */
+    for (size_t i = 0; i < p->n_stacks; i++)
+        p->peak[i] = (hp_peak_value){p->inuse[i].objects, p->inuse[i].space};
     p->n_peak = p->n_stacks;
     p->peak_space = p->inuse_space;
     p->peak_realtime_ns = hp_now_ns(CLOCK_REALTIME);
@@ -474,7 +504,7 @@ int hp_profile_samples(const hp_profile *p, hp_pprof_sample **out, size_t *n) {
         return ENOMEM;
     for (size_t i = 0; i < p->n_stacks; i++) {
         const hp_stack_rec *s = p->stacks[i];
-        samples[i].frames = s->frames;
+        samples[i].code = s->code;
         samples[i].depth = s->depth;
         samples[i].values[HP_V_ALLOC_OBJECTS] = llround(s->alloc_objects);
         samples[i].values[HP_V_ALLOC_SPACE] = llround(s->alloc_space);
@@ -501,7 +531,7 @@ int hp_profile_peak_samples(hp_profile *p, hp_pprof_sample **out, size_t *n, hp_
     if (!samples)
         return ENOMEM;
     for (size_t i = 0; i < p->n_peak; i++) {
-        samples[i].frames = p->stacks[i]->frames;
+        samples[i].code = p->stacks[i]->code;
         samples[i].depth = p->stacks[i]->depth;
         samples[i].values[HP_V_INUSE_OBJECTS] = llround(p->peak[i].objects);
         samples[i].values[HP_V_INUSE_SPACE] = llround(p->peak[i].space);

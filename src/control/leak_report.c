@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/internal_alloc.h"
 #include "base/warn.h"
 #include "export/cxx_names.h"
@@ -28,13 +29,15 @@ static const char *frame_name(hp_maps *m, uintptr_t ret) {
 static void describe(hp_maps *m, const hp_pprof_sample *s, char *out, size_t size) {
     size_t len = 0;
     uint32_t i = 0, shown = 0;
-    while (i + 1 < s->depth && s->frames[i] && hp_cxx_is_allocation_wrapper(frame_name(m, s->frames[i])))
+    uintptr_t fbuf[HP_MAX_DEPTH];
+    const uintptr_t *frames = hp_pprof_sample_frames(s, fbuf);
+    while (i + 1 < s->depth && frames[i] && hp_cxx_is_allocation_wrapper(frame_name(m, frames[i])))
         i++;
     out[0] = '\0';
     for (; i < s->depth && shown < REPORT_FRAMES && len + 1 < size; i++) {
-        if (!s->frames[i])
+        if (!frames[i])
             continue;
-        int n = snprintf(out + len, size - len, "%s%s", shown ? " < " : "", frame_name(m, s->frames[i]));
+        int n = snprintf(out + len, size - len, "%s%s", shown ? " < " : "", frame_name(m, frames[i]));
         if (n < 0)
             break;
         len += (size_t)n;
@@ -54,11 +57,12 @@ void hp_leak_report(const hp_snapshot *s, const char *path) {
         return;
     }
     /* One stack's samples (its totals and its pieces by size and age) are
-     * consecutive and share the frames array. */
+     * consecutive and share the frames (their code, in the stack store). */
     size_t nrows = 0;
     int64_t total_space = 0, total_objects = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!nrows || rows[nrows - 1].first->frames != samples[i].frames)
+        if (!nrows || rows[nrows - 1].first->frames != samples[i].frames ||
+            rows[nrows - 1].first->code != samples[i].code)
             rows[nrows++] = (leak_row){.first = &samples[i]};
         rows[nrows - 1].objects += samples[i].values[HP_V_INUSE_OBJECTS];
         rows[nrows - 1].space += samples[i].values[HP_V_INUSE_SPACE];

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "base/config.h"
 #include "base/internal_alloc.h"
 
 static int same_function(hp_maps *m, uint64_t addr, const char *name)
@@ -114,11 +115,13 @@ int hp_legacy_text_encode(hp_pprof_sample *s, size_t n, hp_maps *m, uint64_t rat
         hp_tb_printf(tb, "%lld: %lld [%lld: %lld] @", (long long)x->values[HP_V_INUSE_OBJECTS],
                   (long long)x->values[HP_V_INUSE_SPACE], (long long)x->values[HP_V_ALLOC_OBJECTS],
                   (long long)x->values[HP_V_ALLOC_SPACE]);
+        uintptr_t fbuf[HP_MAX_DEPTH];
+        const uintptr_t *frames = hp_pprof_sample_frames(x, fbuf);
         for (uint32_t f = 0; f < x->depth; f++)
-            hp_tb_printf(tb, " 0x%llx", (unsigned long long)x->frames[f]);
+            hp_tb_printf(tb, " 0x%llx", (unsigned long long)frames[f]);
         hp_tb_printf(tb, "\n");
         for (uint32_t f = 0; f < x->depth; f++)
-            text_frame(tb, m, x->frames[f]);
+            text_frame(tb, m, frames[f]);
         hp_tb_printf(tb, "\n");
     }
     /* The executable mappings in /proc/self/maps form: with them pprof can

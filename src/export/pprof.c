@@ -46,6 +46,7 @@
 
 #include "base/common.h"
 #include "base/internal_alloc.h"
+#include "base/stack_code.h"
 #include "export/cxx_names.h"
 #include "export/protobuf.h"
 
@@ -302,18 +303,26 @@ static void write_num_label(enc *e, const char *key, int64_t num, const char *un
     hp_pb_end(&e->pb, m);
 }
 
+const uintptr_t *hp_pprof_sample_frames(const hp_pprof_sample *s, uintptr_t *buf) {
+    if (!s->code)
+        return s->frames;
+    hp_stack_decode(s->code, s->depth, buf);
+    return buf;
+}
+
 /* One Sample. Frames are return addresses; the call instruction is the byte
  * before, so pc = ret - 1 lands in the caller's line, not the next one.
- * ids is scratch space for depth entries. */
-static void write_sample(enc *e, const hp_pprof_sample *s, uint64_t *ids) {
+ * ids and fbuf are scratch space for depth entries. */
+static void write_sample(enc *e, const hp_pprof_sample *s, uint64_t *ids, uintptr_t *fbuf) {
     size_t n = 0;
     uint32_t first = 0;
-    while (first + 1 < s->depth && s->frames[first] && is_allocation_wrapper(e, (uint64_t)s->frames[first] - 1))
+    const uintptr_t *frames = hp_pprof_sample_frames(s, fbuf);
+    while (first + 1 < s->depth && frames[first] && is_allocation_wrapper(e, (uint64_t)frames[first] - 1))
         first++;
     for (uint32_t i = first; i < s->depth; i++) {
-        if (s->frames[i] == 0)
+        if (frames[i] == 0)
             continue; /* an unwinder's end marker, not a place */
-        uint64_t id = location_id(e, (uint64_t)s->frames[i] - 1);
+        uint64_t id = location_id(e, (uint64_t)frames[i] - 1);
         if (id)
             ids[n++] = id;
     }
@@ -333,15 +342,20 @@ static int write_samples(enc *e, const hp_pprof_profile *prof) {
         if (prof->samples[i].depth > max_depth)
             max_depth = prof->samples[i].depth;
     uint64_t *ids = hp_malloc((size_t)max_depth * sizeof *ids);
-    if (!ids)
+    uintptr_t *fbuf = hp_malloc((size_t)max_depth * sizeof *fbuf);
+    if (!ids || !fbuf) {
+        hp_free(ids);
+        hp_free(fbuf);
         return -1;
+    }
     for (size_t i = 0; i < prof->n_samples && !e->failed; i++) {
         /* A stack with nothing allocated and nothing in use adds nothing
          * to any view; leaving it out keeps the file small. */
         if (!all_zero(prof->samples[i].values))
-            write_sample(e, &prof->samples[i], ids);
+            write_sample(e, &prof->samples[i], ids, fbuf);
     }
     hp_free(ids);
+    hp_free(fbuf);
     return 0;
 }
 

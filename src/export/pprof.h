@@ -15,13 +15,22 @@
 enum { HP_V_ALLOC_OBJECTS, HP_V_ALLOC_SPACE, HP_V_INUSE_OBJECTS, HP_V_INUSE_SPACE, HP_NVALUES };
 
 typedef struct hp_pprof_sample {
-    const uintptr_t *frames; /* return addresses as captured, innermost first */
+    /* The stack: return addresses as captured, innermost first, either as
+     * they are (frames) or, when code is set, in the compact form of
+     * base/stack_code.h (the profile's stack store). Read them through
+     * hp_pprof_sample_frames. */
+    const uintptr_t *frames;
+    const uint8_t *code;
     uint32_t depth;
     int64_t values[HP_NVALUES];
     int64_t bytes_label; /* numeric label "bytes" (unit bytes) when > 0, as Go's heap profile */
     int64_t age_label;   /* numeric label "age" (unit seconds) when has_age */
     int has_age;         /* zero (a sample without labels) means no label */
 } hp_pprof_sample;
+
+/* The sample's frames: s->frames, or its code decoded into buf (room for
+ * s->depth frames, at most HP_MAX_DEPTH). */
+const uintptr_t *hp_pprof_sample_frames(const hp_pprof_sample *s, uintptr_t *buf);
 
 typedef struct hp_pprof_profile {
     const hp_pprof_sample *samples;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
 #include "base/internal_alloc.h"
 #include "aggregate/profile.h"
 #include "record/ring.h"
@@ -116,11 +117,13 @@ static void check_against_model(hp_profile *p, const ref_model *m, unsigned n_st
     int64_t (*sum)[HP_NVALUES] = calloc(n_stacks, sizeof *sum);
     unsigned *records = calloc(n_stacks, sizeof *records);
     for (size_t i = 0; i < n; i++) {
-        unsigned k = (unsigned)((samples[i].frames[0] - 0x400000) / 4096);
+        uintptr_t fbuf[HP_MAX_DEPTH];
+        const uintptr_t *frames = hp_pprof_sample_frames(&samples[i], fbuf);
+        unsigned k = (unsigned)((frames[0] - 0x400000) / 4096);
         assert_true(k < n_stacks);
         assert_int_equal(samples[i].depth, stack_depth(k));
         for (uint32_t j = 0; j < samples[i].depth; j++)
-            assert_true(samples[i].frames[j] == stack_frame(k, j));
+            assert_true(frames[j] == stack_frame(k, j));
         assert_true(samples[i].bytes_label >= 0 && !samples[i].has_age);
         for (int v = 0; v < HP_NVALUES; v++)
             sum[k][v] += samples[i].values[v];
