@@ -447,6 +447,15 @@ static uint64_t fill_backlog(hp_ring *r, checker *c, uint64_t seq, unsigned segs
     return seq;
 }
 
+/* One sample's record through hp_ring_reserve_sample (id 0: not a checker
+ * record, the checker skips it). */
+static void sample_one(hp_ring *r) {
+    hp_event *ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
+    assert_non_null(ev);
+    memset(ev, 0, sizeof *ev);
+    hp_ring_commit(r, ev, hp_event_bytes(1));
+}
+
 static void test_backlog_bounds(void **state) {
     (void)state;
     checker c;
@@ -462,9 +471,7 @@ static void test_backlog_bounds(void **state) {
     seq = fill_backlog(r, &c, seq, HP_RING_BACKLOG_HARD_SEGS);
     hp_ring_stats_get(&st0);
     g_help_calls = 0, g_help_drain_at = 0, g_help_answer = HP_HELP_NONE;
-    hp_event *ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
-    assert_non_null(ev);
-    hp_ring_commit(r, ev, hp_event_bytes(1)); /* not a checker record (id 0) */
+    sample_one(r);
     hp_ring_stats_get(&st1);
     assert_int_equal(g_help_calls, 1);
     assert_int_equal(st1.backlog_waits, st0.backlog_waits);
@@ -472,9 +479,7 @@ static void test_backlog_bounds(void **state) {
     /* Another thread drains (BUSY): the sample waits until the backlog is
      * below the hard bound, which happens at the helper's 5th call. */
     g_help_calls = 0, g_help_drain_at = 5, g_help_answer = HP_HELP_BUSY;
-    ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
-    assert_non_null(ev);
-    hp_ring_commit(r, ev, hp_event_bytes(1));
+    sample_one(r);
     hp_ring_stats_get(&st1);
     assert_int_equal(g_help_calls, 5);
     assert_int_equal(st1.backlog_waits, st0.backlog_waits + 1);
@@ -485,16 +490,12 @@ static void test_backlog_bounds(void **state) {
      * off, so the next sample goes on after one try... */
     seq = fill_backlog(r, &c, seq, HP_RING_BACKLOG_HARD_SEGS);
     g_help_calls = 0, g_help_drain_at = 0, g_help_answer = HP_HELP_BUSY;
-    ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
-    assert_non_null(ev);
-    hp_ring_commit(r, ev, hp_event_bytes(1));
+    sample_one(r);
     hp_ring_stats_get(&st1);
     assert_int_equal(st1.backlog_waits, st0.backlog_waits + 2);
     assert_int_equal(st1.backlog_overruns, st0.backlog_overruns + 1);
     g_help_calls = 0;
-    ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
-    assert_non_null(ev);
-    hp_ring_commit(r, ev, hp_event_bytes(1));
+    sample_one(r);
     assert_int_equal(g_help_calls, 1);
     hp_ring_stats_get(&st1);
     assert_int_equal(st1.backlog_waits, st0.backlog_waits + 2);
@@ -504,9 +505,7 @@ static void test_backlog_bounds(void **state) {
     assert_int_equal(c.received, seq);
     seq = fill_backlog(r, &c, seq, HP_RING_BACKLOG_HARD_SEGS);
     g_help_calls = 0, g_help_drain_at = 3, g_help_answer = HP_HELP_BUSY;
-    ev = hp_ring_reserve_sample(r, hp_event_bytes(1));
-    assert_non_null(ev);
-    hp_ring_commit(r, ev, hp_event_bytes(1));
+    sample_one(r);
     assert_int_equal(g_help_calls, 3);
     hp_ring_stats_get(&st1);
     assert_int_equal(st1.backlog_waits, st0.backlog_waits + 3);
