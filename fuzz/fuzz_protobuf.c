@@ -29,6 +29,7 @@
 
 #include "fuzz_alloc.h"
 #include "base/internal_alloc.h"
+#include "base/stack_code.h"
 #include "export/maps.h"
 #include "export/pprof.h"
 #include "export/protobuf.h"
@@ -626,6 +627,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void fuzz_encoder(src *in, char *arena)
 {
     uintptr_t frames[MAX_SAMPLES][MAX_DEPTH];
+    uint8_t codes[MAX_SAMPLES][HP_STACK_CODE_MAX(MAX_DEPTH)];
     hp_pprof_sample samples[MAX_SAMPLES];
     const char *comments[MAX_COMMENTS];
     uintptr_t seen[MAX_SAMPLES * MAX_DEPTH];
@@ -650,6 +652,13 @@ static void fuzz_encoder(src *in, char *arena)
             }
             frames[i][k] = fr;
             seen[nseen++] = fr;
+        }
+        /* Half the samples carry their stack in the profile's compact form
+         * (as the stack store hands them over); the checks below compare
+         * with the frames as they were. */
+        if (take8(in) & 1) {
+            hp_stack_encode(frames[i], s->depth, codes[i]);
+            s->code = codes[i];
         }
         /* Zero often, so all-zero samples (which are dropped) come up. */
         for (int v = 0; v < HP_NVALUES; v++)
