@@ -538,6 +538,42 @@ static void test_memory_accounting_while_growing(void **state) {
     assert_int_equal(hp_own_bytes(), own0);
 }
 
+/* Issue 12: a distinct stack costs the profile at most 200 B in all, also
+ * just past a power of two stacks (where the per-stack arrays have grown
+ * last). The stacks are shaped like a call tree's leaves (bench/stacks.c):
+ * depth 20, one object's return addresses, each level one of two callers;
+ * every stack is still found again, exactly. */
+static void test_bytes_per_distinct_stack(void **state) {
+    (void)state;
+    const unsigned counts[] = {20000, 65537};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        hp_profile *p = hp_profile_new();
+        assert_non_null(p);
+        size_t empty = hp_profile_bytes(p);
+        ev_buf b;
+        hp_event *ev = (hp_event *)(void *)b.buf;
+        for (int round = 0; round < 2; round++)
+            for (unsigned k = 0; k < counts[c]; k++) {
+                memset(ev, 0, sizeof *ev);
+                ev->kind = HP_EV_ALLOC_FREED;
+                ev->id = 1 + (uint64_t)round * counts[c] + k;
+                ev->size = 32;
+                ev->rate = 1;
+                ev->depth = 20;
+                for (uint32_t j = 0; j < 20; j++)
+                    ev->frames[j] = (uintptr_t)0x55d0c0a01000 + 0x340u * (j % 7) + 0x40u * ((k >> j) & 1) + 5;
+                hp_profile_apply(p, ev);
+            }
+        hp_profile_stats st;
+        hp_profile_stats_get(p, &st);
+        assert_int_equal(st.stacks, counts[c]); /* the second round found every stack again */
+        size_t per_stack = (hp_profile_bytes(p) - empty) / counts[c];
+        print_message("%u distinct stacks: %zu B each\n", counts[c], per_stack);
+        assert_true(per_stack <= 200);
+        hp_profile_free(p);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_free_values),
@@ -552,6 +588,7 @@ int main(void) {
         cmocka_unit_test(test_pending_frees_out_of_memory),
         cmocka_unit_test(test_weights_big_sizes_and_many_rates),
         cmocka_unit_test(test_memory_accounting_while_growing),
+        cmocka_unit_test(test_bytes_per_distinct_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
