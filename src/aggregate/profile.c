@@ -120,6 +120,11 @@ struct hp_profile {
     size_t n_peak, cap_peak;
     double peak_space, peak_next;
     uint64_t peak_realtime_ns;
+    /* An ALLOC's frames in compact form while it is looked up. Here, not on
+     * the stack: allocating threads that help with the backlog apply events
+     * on the program's own, possibly small, stacks (one applier at a time:
+     * the state lock). */
+    uint8_t code_scratch[HP_STACK_CODE_MAX(HP_MAX_DEPTH)];
 };
 
 
@@ -295,7 +300,7 @@ uint64_t hp_size_class(uint64_t size) {
 /* The index of ev's stack, added if new; -1 when out of memory. */
 static int64_t stack_intern(hp_profile *p, const hp_event *ev) {
     uint32_t depth = ev->depth > HP_MAX_DEPTH ? HP_MAX_DEPTH : ev->depth;
-    uint8_t code[HP_STACK_CODE_MAX(HP_MAX_DEPTH)];
+    uint8_t *code = p->code_scratch;
     size_t len = hp_stack_encode(ev->frames, depth, code);
     uint64_t h = stack_hash(code, len, depth);
     /* Load at most 0.7: probes stay short (the 32-bit tag spares the
