@@ -521,6 +521,73 @@ static double time_capture(int libunwind, int depth, unsigned *got) {
     return m;
 }
 
+/* Captures from 2^10 call paths of equal depth (the bench workload's
+ * shape): each capture's path differs from the last one's, so a memo of the
+ * last capture's frames does not apply as a whole. Level k calls the a or
+ * the b function of level k+1 by bit k of the path. */
+typedef struct {
+    int libunwind;
+    unsigned got;
+    uintptr_t sink;
+} path_ctx;
+
+static NOINLINE void path_leaf(path_ctx *c) {
+    uintptr_t pcs[CAPTURE_MAX];
+    void *lpcs[CAPTURE_MAX];
+    int cut;
+    if (c->libunwind == 2) { /* the calls alone */
+        c->sink += (uintptr_t)__builtin_return_address(0);
+        BARRIER();
+        return;
+    }
+    c->got = c->libunwind ? (unsigned)unw_backtrace(lpcs, CAPTURE_MAX) : hp_unwind_backtrace(pcs, CAPTURE_MAX, &cut);
+    c->sink += c->libunwind ? (uintptr_t)lpcs[c->got / 2] : pcs[c->got / 2];
+    BARRIER();
+}
+
+static NOINLINE void path_a(path_ctx *c, unsigned path, int level);
+static NOINLINE void path_b(path_ctx *c, unsigned path, int level);
+static NOINLINE void path_a(path_ctx *c, unsigned path, int level) {
+    if (level == 10)
+        path_leaf(c);
+    else if ((path >> level) & 1)
+        path_a(c, path, level + 1);
+    else
+        path_b(c, path, level + 1);
+    BARRIER();
+}
+static NOINLINE void path_b(path_ctx *c, unsigned path, int level) {
+    if (level == 10)
+        path_leaf(c);
+    else if ((path >> level) & 1)
+        path_b(c, path, level + 1);
+    else
+        path_a(c, path, level + 1);
+    BARRIER();
+}
+
+static double time_capture_paths(int libunwind, unsigned *got) {
+    int reps = quick ? 20 : 3000;
+    double *v = xmalloc(sizeof(double) * (size_t)reps);
+    path_ctx c = {libunwind, 0, 0};
+    uint64_t rng = 12345;
+    for (int r = 0; r < reps; r++) {
+        unsigned paths[SAMPLE_BATCH];
+        for (int i = 0; i < SAMPLE_BATCH; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            paths[i] = (unsigned)(rng >> 40);
+        }
+        uint64_t t0 = now_ns();
+        for (int i = 0; i < SAMPLE_BATCH; i++)
+            path_a(&c, paths[i], 0);
+        v[r] = (double)(now_ns() - t0) / SAMPLE_BATCH;
+    }
+    *got = c.got;
+    double m = median(v, (size_t)reps);
+    free(v);
+    return m;
+}
+
 /* The first capture on a fresh thread, at depth ~10. */
 static void *first_capture_thread(void *arg) {
     capture_ctx *c = arg;
@@ -568,6 +635,12 @@ static void bench_capture(void) {
         double lu = time_capture(1, depths[di], &got2);
         printf("| %d | %u (libunwind %u) | %.1f | %.1f |\n", depths[di], got, got2, own, lu);
     }
+    unsigned pgot = 0, pgot2 = 0;
+    double calls = time_capture_paths(2, &pgot);
+    double pown = time_capture_paths(0, &pgot) - calls, plu = time_capture_paths(1, &pgot2) - calls;
+    printf("| ~15, another call path each time (2^10 paths; the calls' own %.1f ns taken off) | %u (libunwind %u) | %.1f | "
+           "%.1f |\n",
+           calls, pgot, pgot2, pown, plu);
     double own_first = time_first_capture(0), lu_first = time_first_capture(1);
     printf("\nfirst capture of a new thread (median of %d threads): own %.1f us, libunwind %.1f us\n",
            quick ? 5 : 200, own_first / 1000.0, lu_first / 1000.0);

@@ -61,11 +61,21 @@ void hp_unwind_note_altstack(const stack_t *ss) {
 
 /* A program allocating in a loop captures from the same place again and
  * again: same stack pointer, same words on the stack. The memo keeps the
- * last capture's result and every stack word its walk read (address and
- * value); a capture with the same registers only compares those words —
- * independent loads the CPU overlaps, where a walk is a chain of dependent
- * ones (return address -> recipe -> next return address). Allocated on the
- * thread's first capture (heapprof's own heap), freed at its exit. */
+ * last capture's result and every stack word its walk read, in order
+ * (address and value); a capture with the same registers first loads those
+ * words again — independent loads the CPU overlaps, where a walk is a chain
+ * of dependent ones (return address -> recipe -> next return address).
+ * - If every word that decided the result holds what it held, the result
+ *   is the memo's.
+ * - Otherwise (another call path through frames of the same sizes, as when
+ *   a loop calls malloc from one of several places) the walk runs with the
+ *   words already loaded: where its k-th read is at the memo's k-th
+ *   address, it takes the word loaded before it started instead of waiting
+ *   for the load. Each frame then waits only for its own return address's
+ *   recipe, not for all the frames before it; at the first read elsewhere
+ *   the walk loads as usual from there on.
+ * Allocated on the thread's first capture (heapprof's own heap), freed at
+ * its exit. */
 #define MEMO_FRAMES 80
 #define MEMO_READS (3 * MEMO_FRAMES)
 typedef struct memo {
@@ -74,10 +84,9 @@ typedef struct memo {
     uint32_t gen;
     unsigned max, n, nreads;
     int cut, bp_used; /* bp_used: the walk depended on the entry rbp */
-    unsigned misses;  /* captures since the last replay */
     uintptr_t pcs[MEMO_FRAMES];
-    uintptr_t addr[MEMO_READS], value[MEMO_READS];
-    uint8_t needed[MEMO_READS]; /* while recording: whether the read decides the result */
+    uintptr_t addr[MEMO_READS], value[MEMO_READS]; /* every read, in order */
+    uint8_t needed[MEMO_READS]; /* whether the read decided the result (a saved rbp may be left unused) */
 } memo;
 
 static HP_TLS memo *thread_memo;
@@ -92,10 +101,8 @@ static void learn_thread(void) {
     thread_known = 1;
     if (!thread_memo) {
         memo *m = hp_malloc(sizeof *m);
-        if (m) {
+        if (m)
             m->valid = 0;
-            m->misses = 0;
-        }
         thread_memo = m;
     }
     if (!(main_known && pthread_equal(pthread_self(), main_thread))) {
@@ -217,16 +224,23 @@ __attribute__((noinline)) static void compute_recipe(uintptr_t pc, int exact, hp
         hp_cfi_recipe_at(fde, range->data_lo, range->data_hi, look, r);
 }
 
-/* The packed recipe for the frame at pc; 0 when it does not pack (huge
- * frames), with the recipe in *slow then. */
-static inline uint64_t recipe_for(uintptr_t pc, int exact, uint32_t gen, hp_recipe *slow) {
-    uint64_t key = cache_key(pc, exact, gen);
+/* The cached packed recipe for the frame at pc, or 0. */
+static inline uint64_t cache_probe(uint64_t key) {
     cache_entry *e = cache_slot(key);
     /* Relaxed: the pair validates itself (see cache_entry). */
     uint64_t v = atomic_load_explicit(&e->value, memory_order_relaxed);
     uint64_t kx = atomic_load_explicit(&e->key_x, memory_order_relaxed);
-    if (HP_LIKELY(v != 0 && (kx ^ v) == key))
+    return HP_LIKELY((kx ^ v) == key) ? v : 0;
+}
+
+/* The packed recipe for the frame at pc; 0 when it does not pack (huge
+ * frames), with the recipe in *slow then. */
+static inline uint64_t recipe_for(uintptr_t pc, int exact, uint32_t gen, hp_recipe *slow) {
+    uint64_t key = cache_key(pc, exact, gen);
+    uint64_t v = cache_probe(key);
+    if (HP_LIKELY(v != 0))
         return v;
+    cache_entry *e = cache_slot(key);
     uint32_t found_gen = gen;
     compute_recipe(pc, exact, slow, &found_gen);
     if (pack(slow, &v) != 0)
@@ -248,12 +262,39 @@ static inline int load_word(uintptr_t addr, uintptr_t sp, uintptr_t end, uintptr
     return 1;
 }
 
+/* load_word for the walk's k-th read, given the last walk's read
+ * addresses (see memo; *np: how many of them may still be used, all in the
+ * mapped [sp, end) of this capture's stack). The word is loaded from the
+ * predicted address, which does not depend on the loads before, and used if
+ * addr is that address. The load is an asm statement placed before the
+ * comparison: the compiler cannot move it after, where it would know the
+ * two addresses equal and could load through addr instead. */
+static inline int load_word_k(uintptr_t addr, uintptr_t sp, uintptr_t end, uintptr_t *out, unsigned k,
+                              const uintptr_t *pred_addr, unsigned *np) {
+    if (addr < sp || addr > end - sizeof(uintptr_t) || end < sizeof(uintptr_t))
+        return 0;
+    if (HP_LIKELY(k < *np)) {
+        uintptr_t at = pred_addr[k], w;
+        __asm__ volatile("movq (%1), %0" : "=r"(w) : "r"(at), "m"(*(const uintptr_t *)at));
+        if (HP_LIKELY(at == addr)) {
+            *out = w;
+            return 1;
+        }
+        *np = 0;
+    }
+    memcpy(out, (const void *)addr, sizeof *out);
+    return 1;
+}
+
 /* The walk from the registers of hp_unwind_backtrace's own frame. Every
  * stack word it reads is appended to rec (when there is room), so the next
  * capture from the same place can check those words instead of walking
- * (see memo). rec->valid says whether the record is complete. */
+ * (see memo). rec->valid says whether the record is complete. The first
+ * npred reads are predicted to be at pred_addr (the last walk's: see memo);
+ * rec may be the memo they come from (each entry is read before it is
+ * overwritten). */
 static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t end, uint32_t gen, uintptr_t *pcs,
-                            unsigned max, int *cut, memo *rec) {
+                            unsigned max, int *cut, memo *rec, const uintptr_t *pred_addr, unsigned npred) {
     int exact = 1, bp_known = 1, first = 1;
     /* Whether rbp still holds the value it had on entry, and whether the walk
      * used that value: only then must a replay have the same rbp (a caller
@@ -267,9 +308,9 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
      * the walk then uses it, so its read is kept only then. */
     int bp_read = -1;
 #define LOAD_AS(a_, lo_, out_, need_)                                                                              \
-    (load_word((a_), (lo_), end, (out_)) &&                                                                        \
+    (load_word_k((a_), (lo_), end, (out_), nr, pred_addr, &npred) &&                                   \
      (HP_LIKELY(nr < MEMO_READS)                                                                                  \
-          ? (rec ? (rec->addr[nr] = (a_), rec->value[nr] = *(out_), rec->needed[nr] = (need_), nr++, 1) : 1)    \
+          ? ((rec ? (rec->addr[nr] = (a_), rec->value[nr] = *(out_), rec->needed[nr] = (need_)) : 0), nr++, 1)  \
           : (complete = 0, 1)))
 #define LOAD(a_, lo_, out_) LOAD_AS(a_, lo_, out_, 1)
 #define USE_BP()                                                                                                   \
@@ -278,6 +319,50 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
         if (rec && bp_read >= 0)                                                                                   \
             rec->needed[bp_read] = 1;                                                                              \
     } while (0)
+    /* The common frames, with fewer instructions and branches: a cached
+     * recipe of an ordinary frame (CFA = rsp or rbp + offset, rbp unchanged
+     * or saved at the CFA). Exactly what the general loop below does for
+     * them; at any other frame it hands over to that loop, before the frame
+     * is taken. */
+    for (;;) {
+        uint64_t v = cache_probe(cache_key(pc, exact, gen));
+        /* kind FRAME, no dereference (bits 32-34 kind, 35 CFA register, 36 deref) */
+        uint64_t shape = (v >> 32) & 0x17;
+        unsigned rule = V_RBP_RULE(v);
+        if (HP_UNLIKELY(shape != HP_RECIPE_FRAME) || HP_UNLIKELY(rule > HP_RBP_AT_CFA) ||
+            HP_UNLIKELY(V_CFA_RBP(v) && !bp_known))
+            break;
+        if (!first) {
+            if (n == max)
+                goto done;
+            pcs[n++] = pc;
+        }
+        first = 0;
+        uintptr_t base = sp;
+        if (V_CFA_RBP(v)) {
+            base = bp;
+            USE_BP();
+        }
+        uintptr_t cfa = base + (uintptr_t)V_CFA_OFF(v);
+        uintptr_t ra;
+        if (cfa <= sp || cfa > end || !LOAD(cfa + (uintptr_t)V_RA_OFF(v), sp, &ra))
+            goto cut;
+        if (rule == HP_RBP_AT_CFA) {
+            if (!LOAD_AS(cfa + (uintptr_t)V_RBP_OFF(v), sp, &bp, 0)) {
+                bp_known = 0;
+                bp_read = -1;
+            } else {
+                bp_known = 1;
+                bp_read = (int)nr - 1;
+            }
+            bp_initial = 0;
+        }
+        sp = cfa;
+        pc = ra;
+        exact = 0;
+        if (pc == 0)
+            goto done; /* the outermost frame's return address (clone's child) */
+    }
     for (;;) {
         if (!first) {
             if (n == max)
@@ -365,6 +450,7 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
             goto done;
         break; /* no CFI, unsupported CFI */
     }
+cut:
     *cut = 1;
 done:
 #undef F
@@ -375,14 +461,7 @@ done:
         rec->valid = complete && n <= MEMO_FRAMES;
         rec->bp_used = bp_used;
         if (rec->valid) {
-            unsigned kept = 0;
-            for (unsigned i = 0; i < nr; i++)
-                if (rec->needed[i]) {
-                    rec->addr[kept] = rec->addr[i];
-                    rec->value[kept] = rec->value[i];
-                    kept++;
-                }
-            rec->nreads = kept;
+            rec->nreads = nr;
             rec->n = n;
             rec->cut = *cut;
             memcpy(rec->pcs, pcs, n * sizeof *pcs);
@@ -410,30 +489,30 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
     /* A capture interrupted by a signal whose handler captures too: the
      * handler's capture neither reads nor writes the memo. */
     memo *m = memo_busy ? NULL : thread_memo;
+    unsigned npred = 0;
     if (m) {
         memo_busy = 1;
         HP_SIGNAL_FENCE();
-        if (m->valid && m->sp == sp && (!m->bp_used || m->bp == bp) && m->gen == gen && m->max == max &&
-            m->end == end) {
-            /* Same place, same stack pointer: the walk would read the same
-             * words, which lie in [sp, end) of the stack this thread runs on
-             * now (mapped). If they all hold what they held, it would give the
-             * same frames. The loads are independent, unlike a walk's. */
+        if (m->valid && m->sp == sp && m->gen == gen && m->max == max && m->end == end) {
+            /* Same place, same stack pointer: the last walk's reads lie in
+             * [sp, end) of the stack this thread runs on now (mapped). If
+             * the words that decided its result hold what they held, the
+             * walk would give the same frames. */
             unsigned k = 0;
             for (; k < m->nreads; k++) {
                 uintptr_t w;
                 memcpy(&w, (const void *)m->addr[k], sizeof w);
-                if (w != m->value[k])
+                if ((w ^ m->value[k]) & -(uintptr_t)m->needed[k])
                     break;
             }
-            if (k == m->nreads) {
+            if (k == m->nreads && (!m->bp_used || m->bp == bp)) {
                 memcpy(pcs, m->pcs, m->n * sizeof *pcs);
                 *cut = m->cut;
-                m->misses = 0;
                 HP_SIGNAL_FENCE();
                 memo_busy = 0;
                 return m->n;
             }
+            npred = m->nreads;
         }
         m->valid = 0;
         m->sp = sp;
@@ -442,12 +521,7 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
         m->max = max;
         m->end = end;
     }
-    /* Where captures rarely repeat (many call paths), recording costs more
-     * than it saves: after 8 misses in a row only every 16th walk records. */
-    memo *rec = m;
-    if (m && ++m->misses > 8 && (m->misses & 15) != 0)
-        rec = NULL;
-    unsigned n = walk(pc, sp, bp, end, gen, pcs, max, cut, rec);
+    unsigned n = walk(pc, sp, bp, end, gen, pcs, max, cut, m, m ? m->addr : NULL, npred);
     if (m) {
         HP_SIGNAL_FENCE();
         memo_busy = 0;

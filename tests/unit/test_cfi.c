@@ -311,6 +311,58 @@ static void test_memo_sees_a_new_caller(void **state) {
     }
 }
 
+/* Two call paths that reach capture_both at (about) the same stack
+ * pointer through frames of other sizes: the capture on one path is
+ * predicted from the other one's reads, and the prediction is right for the
+ * inner frames and wrong from the first frame whose size differs on (the
+ * walk must then load as usual). */
+__attribute__((noipa)) static void inner_big(void) {
+    volatile char pad[96];
+    pad[0] = 1;
+    capture_both();
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+__attribute__((noipa)) static void inner_small(void) {
+    volatile char pad[16];
+    pad[0] = 1;
+    capture_both();
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+__attribute__((noipa)) static void outer_small(void) {
+    volatile char pad[16];
+    pad[0] = 1;
+    inner_big();
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+__attribute__((noipa)) static void outer_big(void) {
+    volatile char pad[96];
+    pad[0] = 1;
+    inner_small();
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+
+static void test_memo_prediction_with_other_frame_sizes(void **state) {
+    (void)state;
+    uintptr_t first[MAXF];
+    for (int round = 0; round < 4; round++) {
+        outer_small();
+        assert_same_stacks(4);
+        memcpy(first, own_pcs, sizeof first);
+        outer_big();
+        assert_same_stacks(4);
+        assert_true(own_pcs[1] != first[1]); /* in inner_small, not inner_big */
+        assert_true(own_pcs[2] != first[2]);
+        via_a(); /* the same frame sizes again, another caller */
+        assert_same_stacks(3);
+        via_b();
+        assert_same_stacks(3);
+    }
+}
+
 static void on_usr1(int sig) {
     (void)sig;
     capture_both();
@@ -347,6 +399,7 @@ int main(void) {
         cmocka_unit_test(test_unwind_matches_libunwind),
         cmocka_unit_test(test_unwind_alt_stack),
         cmocka_unit_test(test_memo_sees_a_new_caller),
+        cmocka_unit_test(test_memo_prediction_with_other_frame_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
