@@ -272,6 +272,6 @@ unsigned hp_stack_capture(uintptr_t *frames, unsigned max, int *truncated) {
     *truncated = n > max;
     if (n > max)
         n = max;
-    memcpy(frames, local + skip, n * sizeof *frames);
+    hp_copy_words(frames, local + skip, n);
     return n;
 }

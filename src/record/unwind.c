@@ -464,7 +464,7 @@ done:
             rec->nreads = nr;
             rec->n = n;
             rec->cut = *cut;
-            memcpy(rec->pcs, pcs, n * sizeof *pcs);
+            hp_copy_words(rec->pcs, pcs, n);
         }
     }
     return n;
@@ -506,7 +506,7 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
                     break;
             }
             if (k == m->nreads && (!m->bp_used || m->bp == bp)) {
-                memcpy(pcs, m->pcs, m->n * sizeof *pcs);
+                hp_copy_words(pcs, m->pcs, m->n);
                 *cut = m->cut;
                 HP_SIGNAL_FENCE();
                 memo_busy = 0;
