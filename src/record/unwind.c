@@ -293,8 +293,9 @@ static inline int load_word_k(uintptr_t addr, uintptr_t sp, uintptr_t end, uintp
  * npred reads are predicted to be at pred_addr (the last walk's: see memo);
  * rec may be the memo they come from (each entry is read before it is
  * overwritten). */
-static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t end, uint32_t gen, uintptr_t *pcs,
-                            unsigned max, int *cut, memo *rec, const uintptr_t *pred_addr, unsigned npred) {
+static inline __attribute__((always_inline)) unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t end,
+                                                           uint32_t gen, uintptr_t *pcs, unsigned max, int *cut,
+                                                           memo *rec, const uintptr_t *pred_addr, unsigned npred) {
     int exact = 1, bp_known = 1, first = 1;
     /* Whether rbp still holds the value it had on entry, and whether the walk
      * used that value: only then must a replay have the same rbp (a caller
@@ -324,14 +325,15 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
      * or saved at the CFA). Exactly what the general loop below does for
      * them; at any other frame it hands over to that loop, before the frame
      * is taken. */
+    const uint64_t key_gen = cache_key(0, 0, gen);
+    uint64_t key_exact = KEY_EXACT; /* the first frame only */
     for (;;) {
-        uint64_t v = cache_probe(cache_key(pc, exact, gen));
-        /* kind FRAME, no dereference (bits 32-34 kind, 35 CFA register, 36 deref) */
-        uint64_t shape = (v >> 32) & 0x17;
-        unsigned rule = V_RBP_RULE(v);
-        if (HP_UNLIKELY(shape != HP_RECIPE_FRAME) || HP_UNLIKELY(rule > HP_RBP_AT_CFA) ||
-            HP_UNLIKELY(V_CFA_RBP(v) && !bp_known))
+        uint64_t v = cache_probe((uint64_t)pc | key_gen | key_exact);
+        /* Kind FRAME (bits 32-34), no dereference (bit 36), rbp unchanged
+         * or saved at the CFA (rule < 2: bit 38 clear); a miss is 0. */
+        if (HP_UNLIKELY(((v >> 32) & 0x57) != HP_RECIPE_FRAME) || HP_UNLIKELY(V_CFA_RBP(v) && !bp_known))
             break;
+        key_exact = 0;
         if (!first) {
             if (n == max)
                 goto done;
@@ -347,7 +349,7 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
         uintptr_t ra;
         if (cfa <= sp || cfa > end || !LOAD(cfa + (uintptr_t)V_RA_OFF(v), sp, &ra))
             goto cut;
-        if (rule == HP_RBP_AT_CFA) {
+        if (V_RBP_RULE(v) == HP_RBP_AT_CFA) {
             if (!LOAD_AS(cfa + (uintptr_t)V_RBP_OFF(v), sp, &bp, 0)) {
                 bp_known = 0;
                 bp_read = -1;
@@ -359,10 +361,10 @@ static inline unsigned walk(uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t 
         }
         sp = cfa;
         pc = ra;
-        exact = 0;
         if (pc == 0)
             goto done; /* the outermost frame's return address (clone's child) */
     }
+    exact = key_exact != 0;
     for (;;) {
         if (!first) {
             if (n == max)
@@ -521,7 +523,10 @@ __attribute__((noinline)) unsigned hp_unwind_backtrace(uintptr_t *pcs, unsigned 
         m->max = max;
         m->end = end;
     }
-    unsigned n = walk(pc, sp, bp, end, gen, pcs, max, cut, m, m ? m->addr : NULL, npred);
+    /* Two copies of the walk: one that records into the memo, one without
+     * (a capture in a signal handler that interrupted a capture). */
+    unsigned n = m ? walk(pc, sp, bp, end, gen, pcs, max, cut, m, m->addr, npred)
+                   : walk(pc, sp, bp, end, gen, pcs, max, cut, NULL, NULL, 0);
     if (m) {
         HP_SIGNAL_FENCE();
         memo_busy = 0;
