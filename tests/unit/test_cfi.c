@@ -363,6 +363,50 @@ static void test_memo_prediction_with_other_frame_sizes(void **state) {
     }
 }
 
+/* Captures at other depths under the same outer frames, through two
+ * callers at the same stack pointer: each one's memo (and its predicted
+ * reads) belongs to another stack pointer or another caller, and no frame
+ * of it may leak into the next capture. */
+__attribute__((noipa)) static int recurse(int d) {
+    if (d == 0) {
+        capture_both();
+        return 0;
+    }
+    volatile int keep = d;
+    return recurse(d - 1) + keep;
+}
+__attribute__((noipa)) static void from_x(int d) {
+    recurse(d);
+    __asm__ volatile("" ::: "memory");
+}
+__attribute__((noipa)) static void from_y(int d) {
+    recurse(d);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void test_memo_other_depths_and_callers(void **state) {
+    (void)state;
+    static const int depths[] = {3, 7, 2, 9, 9, 1, 5, 12, 4};
+    uintptr_t seen_x = 0;
+    for (unsigned i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        int d = depths[i];
+        from_x(d);
+        assert_same_stacks((unsigned)d + 3);
+        /* own_pcs[d + 1]: the return address into from_x (or from_y) */
+        if (!seen_x)
+            seen_x = own_pcs[d + 2];
+        assert_true(own_pcs[d + 2] == seen_x);
+        from_y(d + (int)(i % 3)); /* another depth, another caller */
+        assert_same_stacks((unsigned)d + 3);
+        assert_true(own_pcs[d + (int)(i % 3) + 2] != seen_x);
+        from_y(d);
+        assert_same_stacks((unsigned)d + 3);
+        from_x(d);
+        assert_same_stacks((unsigned)d + 3);
+        assert_true(own_pcs[d + 2] == seen_x);
+    }
+}
+
 static void on_usr1(int sig) {
     (void)sig;
     capture_both();
@@ -400,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_unwind_alt_stack),
         cmocka_unit_test(test_memo_sees_a_new_caller),
         cmocka_unit_test(test_memo_prediction_with_other_frame_sizes),
+        cmocka_unit_test(test_memo_other_depths_and_callers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
