@@ -13,8 +13,7 @@
 #define HP_STACK_CODE_MAX(depth) ((size_t)(depth) * 10u)
 
 /* Writes the form of frames[0..depth) to out (room for
- * HP_STACK_CODE_MAX(depth)); returns its length. The bytes of out past the
- * length, up to HP_STACK_CODE_MAX(depth), may be overwritten. */
+ * HP_STACK_CODE_MAX(depth)); returns its length. */
 size_t hp_stack_encode(const uintptr_t *frames, uint32_t depth, uint8_t *out);
 
 /* Reads `depth` frames back from code into out. */

@@ -1,7 +1,6 @@
 /* Unit tests of the stack store's compact form of frames (src/base/stack_code.c):
- * every stack comes back exactly, within HP_STACK_CODE_MAX bytes, byte for
- * byte the varints of its differences, and frames close together take few
- * bytes. */
+ * every stack comes back exactly, within HP_STACK_CODE_MAX bytes, and frames
+ * close together take few bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,20 +19,8 @@ static void round_trip(const uintptr_t *frames, uint32_t depth, size_t *len_out)
     memset(code, 0xA5, sizeof code);
     size_t len = hp_stack_encode(frames, depth, code);
     assert_true(len <= HP_STACK_CODE_MAX(depth));
-    for (size_t i = HP_STACK_CODE_MAX(depth); i < sizeof code; i++)
-        assert_int_equal(code[i], 0xA5); /* nothing written past the bound */
-    /* The same bytes as one varint after another, written byte by byte. */
-    uint8_t ref[HP_STACK_CODE_MAX(HP_MAX_DEPTH)], *o = ref;
-    uint64_t prev = 0;
-    for (uint32_t i = 0; i < depth; i++) {
-        uint64_t d = (uint64_t)frames[i] - prev, z = d << 1 ^ (uint64_t) - (int64_t)(d >> 63);
-        prev = (uint64_t)frames[i];
-        for (; z >= 0x80; z >>= 7)
-            *o++ = (uint8_t)(z | 0x80);
-        *o++ = (uint8_t)z;
-    }
-    assert_int_equal(len, (size_t)(o - ref));
-    assert_memory_equal(code, ref, len);
+    for (size_t i = len; i < sizeof code; i++)
+        assert_int_equal(code[i], 0xA5); /* nothing written past its length */
     uintptr_t back[HP_MAX_DEPTH + 1];
     back[depth] = 0x5A5A;
     hp_stack_decode(code, depth, back);
