@@ -19,6 +19,10 @@ export HOME="${HOME:-/tmp}"
 # Profiles must come only from the variables each test sets.
 unset LD_PRELOAD HEAPPROF_RATE HEAPPROF_SEED HEAPPROF_DEPTH HEAPPROF_INTERVAL HEAPPROF_OUT
 
+# timeout(1) that prints every thread's backtrace of what it kills (a hang
+# in CI says where it was).
+TIMEOUT_BT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/timeout_bt
+
 E2E_FAILS=0
 E2E_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/heapprof-$E2E_NAME.XXXXXX") || exit 1
@@ -70,7 +74,8 @@ need_go() {
 # run NAME [VAR=value...] -- PROGRAM ARGS...
 # Runs PROGRAM under the library with HEAPPROF_OUT=$TMP/NAME (unless given),
 # stdout to $TMP/NAME.out, stderr to $TMP/NAME.err. Sets RC to the exit status.
-# A run that hangs is killed after 60 s (status 124).
+# A run that hangs is killed after 60 s (status 124), its threads' backtraces
+# in NAME.err.
 run() {
     local name=$1
     shift
@@ -82,7 +87,7 @@ run() {
     shift
     RC=0
     # timeout outside env: only the program itself gets the library.
-    timeout 60 env "${vars[@]}" LD_PRELOAD="$HEAPPROF_LIB" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || RC=$?
+    "$TIMEOUT_BT" 60 env "${vars[@]}" LD_PRELOAD="$HEAPPROF_LIB" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || RC=$?
 }
 
 # run_plain NAME PROGRAM ARGS...: the same without the library.
@@ -90,7 +95,7 @@ run_plain() {
     local name=$1
     shift
     RC=0
-    timeout 60 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || RC=$?
+    "$TIMEOUT_BT" 60 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || RC=$?
 }
 
 # Expects the last run to have exited with status 0 and an empty stderr apart
@@ -98,7 +103,12 @@ run_plain() {
 expect_clean_run() {
     local name=$1
     if [ "$RC" -ne 0 ]; then
-        fail "$name: exit status $RC (stderr: $(head -c 400 "$TMP/$name.err"))"
+        if [ "$RC" = 124 ]; then
+            fail "$name: hung, killed after the time limit; where its threads were:"
+            sed 's/^/    /' "$TMP/$name.err" | head -300
+        else
+            fail "$name: exit status $RC (stderr: $(head -c 400 "$TMP/$name.err"))"
+        fi
         return 1
     fi
     if [ -s "$TMP/$name.err" ]; then

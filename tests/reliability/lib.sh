@@ -167,7 +167,7 @@ real_program() {
         esac
         local rc=0 in=/dev/null start=$SECONDS
         [ -f "$TMP/$name.stdin" ] && in=$TMP/$name.stdin
-        (cd "$d" && timeout 120 env ${vars[@]+"${vars[@]}"} ${pre[@]+"${pre[@]}"} "$@" <"$in" \
+        (cd "$d" && "$TIMEOUT_BT" 120 env ${vars[@]+"${vars[@]}"} ${pre[@]+"${pre[@]}"} "$@" <"$in" \
             >"$TMP/$name.$kind.out" 2>"$TMP/$name.$kind.err") || rc=$?
         echo "$rc" >"$TMP/$name.$kind.rc"
         echo "$name ($kind): exit status $rc, $((SECONDS - start)) s"
